@@ -1,0 +1,55 @@
+# Train the Interface — every target sets itself up (idempotently) before it runs.
+#   make course   build the corpus and execute every notebook (PRESET=auto: gpu if CUDA, else cpu)
+#   make test     ruff + unit tests + every notebook in the smoke preset + nbval   (the CI command)
+#   make lab      JupyterLab on 127.0.0.1 with the course kernel
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PRESET ?= auto
+SEED ?= 0
+NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
+PYTEST_NET := -p pytest_socket --allow-hosts=127.0.0.1,localhost,::1
+
+.PHONY: setup corpus course test lint unit notebooks-smoke nbval lab bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+corpus: setup
+	$(PY) data_scripts/build_corpus.py --preset $$($(PY) -c "from course_lib.presets import resolve, get; print(get('$(PRESET)').corpus)")
+
+course: corpus
+	$(PY) -m course_lib.run_notebooks --preset $(PRESET) --seed $(SEED) --out build/course --html
+
+lint: setup
+	$(VENV)/bin/ruff check course_lib data_scripts tests benchmarks
+
+unit: setup
+	$(VENV)/bin/pytest $(PYTEST_NET) -q tests --ignore=tests/test_notebooks.py
+
+notebooks-smoke: setup
+	$(PY) data_scripts/build_corpus.py --preset smoke
+	$(PY) -m course_lib.run_notebooks --preset smoke --seed 0 --out build/smoke
+
+nbval: notebooks-smoke
+	COURSE_BLOCK_NETWORK=1 $(VENV)/bin/pytest $(PYTEST_NET) -q --nbval-lax --nbval-kernel-name course \
+		-p no:cacheprovider build/smoke/*.ipynb
+
+test: setup
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory lint && \
+	$(MAKE) --no-print-directory unit && \
+	$(MAKE) --no-print-directory nbval && \
+	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
+
+lab: setup
+	$(PY) data_scripts/build_corpus.py --preset $$($(PY) -c "from course_lib.presets import get; print(get('$(PRESET)').corpus)")
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks \
+		--IdentityProvider.token=$${TOKEN:-$$(openssl rand -hex 16)}
+
+bench: setup
+	$(PY) data_scripts/build_corpus.py --preset cpu
+	$(PY) benchmarks/bench_train.py --preset cpu
+
+clean:
+	rm -rf build

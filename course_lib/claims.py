@@ -1,0 +1,38 @@
+"""``check_claim``: every notebook ends by testing the effect it teaches.
+
+A claim is recorded with its numbers (``build/claims/<notebook>.jsonl``, read by ``make claims``)
+and, in the ``cpu`` and ``gpu`` presets, raises ``ClaimNotShown`` when the measured effect is
+absent, so a notebook run that fails to show its lesson fails loudly.  In ``smoke`` (CI: tiny
+models, a few steps) the claim is recorded but never raises: smoke proves the cells run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from course_lib.data import REPO_ROOT
+
+CLAIMS_DIR = REPO_ROOT / "build" / "claims"
+
+
+class ClaimNotShown(AssertionError):
+    """The measured effect a notebook claims is absent in a preset meant to show it."""
+
+
+def check_claim(notebook: str, name: str, measured: dict, holds: bool, detail: str, preset: str,
+                seed: int = 0) -> dict:
+    """Record a claim and raise ``ClaimNotShown`` when it fails in cpu/gpu.
+
+    ``measured`` holds the numbers behind the verdict; ``detail`` says in words what was compared.
+    """
+    record = {"notebook": notebook, "claim": name, "holds": bool(holds), "measured": measured,
+              "detail": detail, "preset": preset, "seed": seed, "time": time.time()}
+    CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CLAIMS_DIR / f"{notebook}.jsonl", "a") as f:
+        f.write(json.dumps(record, default=float) + "\n")
+    verdict = "HOLDS" if holds else "DOES NOT HOLD"
+    print(f"[{notebook}] {name}: {verdict} — {detail}")
+    if not holds and preset in ("cpu", "gpu"):
+        raise ClaimNotShown(f"{notebook}: claim '{name}' not shown in preset {preset!r}: {detail}")
+    return record

@@ -1,0 +1,257 @@
+"""The corpus as the code sees it: a manifest, clips in memory, fixed evaluation batches, regimes.
+
+The manifest (``<corpus>/manifest.csv``, one row per clip) is the only interface between the data
+scripts and the lessons.  Columns:
+
+    clip_id, path, split, domain, condition, source_id, sample_rate, channels, num_frames,
+    duration_s, speaker, text, room_id, rt60_s, noise_type, snr_db, cutoff_hz, labels, sha1
+
+``split`` is train / valid (new sentences of training speakers) / test (held-out speakers and
+rooms); ``condition`` is clean / reverb / noisy / bandlimited, and ``source_id`` links a degraded
+clip to its clean original.  ``labels`` is a JSON file shared by a clean clip and its degraded
+copies (phones and F0 for speech, notes and pans for music, event onsets for effects).
+
+The corpus is small, so clips are held in RAM: drawing a training batch is a few tensor copies and
+never stalls the optimiser step.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from course_lib.audio import SAMPLE_RATE, load, to_channels
+
+MANIFEST_COLUMNS = [
+    "clip_id", "path", "split", "domain", "condition", "source_id", "sample_rate", "channels",
+    "num_frames", "duration_s", "speaker", "text", "room_id", "rt60_s", "noise_type", "snr_db",
+    "cutoff_hz", "labels", "sha1",
+]
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class CorpusError(RuntimeError):
+    """The corpus is missing or does not look like one."""
+
+
+def data_root() -> Path:
+    """Where generated data lives: ``$COURSE_DATA`` or ``<repo>/data``."""
+    return Path(os.environ.get("COURSE_DATA", REPO_ROOT / "data"))
+
+
+def corpus_dir(preset: str) -> Path:
+    """The directory of the corpus built for a preset (``data/corpus/<preset>``)."""
+    return data_root() / "corpus" / preset
+
+
+def read_manifest(corpus: str | os.PathLike) -> pd.DataFrame:
+    """Load and check ``manifest.csv``; a missing corpus gets an error saying how to build it."""
+    corpus = Path(corpus)
+    path = corpus / "manifest.csv"
+    if not path.exists():
+        raise CorpusError(
+            f"no corpus at {corpus}: build it with `make corpus` "
+            f"(or `python data_scripts/build_corpus.py --preset {corpus.name}`)"
+        )
+    df = pd.read_csv(path, dtype={"speaker": str, "text": str, "room_id": str, "noise_type": str},
+                     keep_default_na=False)
+    missing = [c for c in MANIFEST_COLUMNS if c not in df.columns]
+    if missing:
+        raise CorpusError(f"{path}: missing columns {missing}; rebuild the corpus with --force")
+    return df
+
+
+def corpus_hash(corpus: str | os.PathLike) -> str:
+    """A short hash that changes whenever the manifest (and so any clip) changes."""
+    path = Path(corpus) / "manifest.csv"
+    if not path.exists():
+        read_manifest(corpus)  # raises the helpful error
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def select(df: pd.DataFrame, **where) -> pd.DataFrame:
+    """Rows whose columns equal the given values; a list value means "any of these".
+
+    >>> select(df, split="train", domain="speech", condition="clean")
+    """
+    mask = pd.Series(True, index=df.index)
+    for col, val in where.items():
+        if val is None:
+            continue
+        mask &= df[col].isin(val) if isinstance(val, (list, tuple, set)) else df[col] == val
+    return df[mask].sort_values("clip_id").reset_index(drop=True)
+
+
+def load_clip(corpus: str | os.PathLike, row, channels: int | None = None) -> torch.Tensor:
+    """One clip as (channels, samples) at the course rate; ``channels`` converts mono <-> stereo."""
+    x = load(Path(corpus) / row["path"], sample_rate=SAMPLE_RATE, allow_silent=True)
+    return x if channels is None else to_channels(x, channels)
+
+
+def load_labels(corpus: str | os.PathLike, row) -> dict:
+    return json.loads((Path(corpus) / row["labels"]).read_text())
+
+
+class ClipBank:
+    """Clips held in memory, and random fixed-length crops of them for training.
+
+    Crops come from a ``torch.Generator`` so a seeded run draws the same batches every time.
+    """
+
+    def __init__(self, clips: list[torch.Tensor], names: list[str] | None = None):
+        if not clips:
+            raise CorpusError("no clips selected: check the split / domain / condition filters")
+        self.clips = clips
+        self.names = names or [str(i) for i in range(len(clips))]
+        self.channels = clips[0].shape[0]
+
+    @classmethod
+    def from_manifest(cls, corpus, rows: pd.DataFrame, channels: int | None = None) -> ClipBank:
+        clips = [load_clip(corpus, r, channels) for _, r in rows.iterrows()]
+        return cls(clips, list(rows["clip_id"]))
+
+    @property
+    def seconds(self) -> float:
+        return sum(c.shape[-1] for c in self.clips) / SAMPLE_RATE
+
+    def sample(self, batch_size: int, segment: int, generator: torch.Generator,
+               gain_db: tuple[float, float] = (-10.0, 0.0)) -> torch.Tensor:
+        """A (batch, channels, segment) batch of random crops with random gain.
+
+        The gain augmentation keeps the model from relying on one loudness; clips shorter than
+        ``segment`` are zero-padded at the end.
+        """
+        idx = torch.randint(len(self.clips), (batch_size,), generator=generator)
+        out = torch.zeros(batch_size, self.channels, segment)
+        for b, i in enumerate(idx.tolist()):
+            clip = self.clips[i]
+            n = clip.shape[-1]
+            start = int(torch.randint(max(n - segment, 0) + 1, (1,), generator=generator))
+            piece = clip[:, start:start + segment]
+            out[b, :, : piece.shape[-1]] = piece
+        lo, hi = gain_db
+        gains = 10 ** ((lo + (hi - lo) * torch.rand(batch_size, 1, 1, generator=generator)) / 20)
+        return out * gains
+
+
+def eval_clips(corpus, rows: pd.DataFrame, n: int, channels: int | None = None,
+               max_seconds: float | None = None) -> tuple[list[torch.Tensor], list[str]]:
+    """A fixed evaluation set: the first ``n`` rows by clip_id, whole clips (optionally cut).
+
+    Deterministic by construction, so every lesson scores the same audio.
+    """
+    rows = rows.sort_values("clip_id").head(n)
+    clips = []
+    for _, r in rows.iterrows():
+        x = load_clip(corpus, r, channels)
+        if max_seconds is not None:
+            x = x[:, : int(max_seconds * SAMPLE_RATE)]
+        clips.append(x)
+    return clips, list(rows["clip_id"])
+
+
+def regime_masks(x: torch.Tensor, sample_rate: int = SAMPLE_RATE, hop: int = 160,
+                 silence_db: float = -45.0, flux_db: float = 6.0) -> dict[str, torch.Tensor]:
+    """Label every hop-sized frame of ``x`` (channels, samples) as silence, transient or steady.
+
+    - silence: frame energy more than ``silence_db`` below the clip's loudest frame;
+    - transient: not silent, and the energy jumps by more than ``flux_db`` over the previous frame;
+    - steady: everything else.
+    Returns boolean masks of shape (frames,) that partition the frames.  Used by the dashboard to
+    split latent statistics by acoustic regime.
+    """
+    mono = x.mean(dim=0)
+    n = mono.shape[-1] // hop
+    frames = mono[: n * hop].reshape(n, hop)
+    energy_db = 10 * torch.log10(frames.pow(2).mean(dim=1) + 1e-10)
+    silence = energy_db < energy_db.max() + silence_db
+    rise = torch.zeros_like(energy_db)
+    rise[1:] = energy_db[1:] - energy_db[:-1]
+    transient = (~silence) & (rise > flux_db)
+    steady = ~(silence | transient)
+    return {"silence": silence, "transient": transient, "steady": steady}
+
+
+def ensure_corpus(preset: str, seed: int = 0) -> Path:
+    """Build the corpus for ``preset`` if needed (an up-to-date corpus returns at once) and return its dir.
+
+    The corpus seed is fixed at 0 by default: every lesson and every training seed sees the same data.
+    """
+    import sys
+
+    if str(REPO_ROOT) not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT))
+    from data_scripts.build_corpus import build_corpus
+
+    return Path(build_corpus(preset, seed=seed, out=corpus_dir(preset)))
+
+
+PAUSES = {"pau", "sil", "h#", "#", "_", "ssil"}
+
+
+def phone_class(phone: str) -> str:
+    """pause / vowel / consonant, from the phone symbol (ARPAbet-like sets of festival and flite)."""
+    p = phone.lower()
+    if p in PAUSES:
+        return "pause"
+    return "vowel" if p[0] in "aeiou" else "consonant"
+
+
+def check_labels(corpus, df: pd.DataFrame, n_speech: int = 8, n_music: int = 8) -> dict:
+    """Compare corpus labels with independent measurements on the rendered audio.
+
+    - F0: the label contour (Praat) vs librosa's pYIN on the same clip: median absolute error in
+      cents over frames both call voiced, and the fraction of frames where they agree on voicing.
+    - phone timings: mean level of pauses, vowels and consonants inside their labelled spans.
+    - stereo: the ILD implied by the labelled pans and stem levels vs the ILD measured on the mix.
+    Returns a ``summary`` dict of numbers, plus material for plots.
+    """
+    import librosa
+    import numpy as np
+
+    cents, agree, levels, example = [], [], {"pause": [], "vowel": [], "consonant": []}, None
+    speech = select(df, domain="speech", condition="clean").head(n_speech)
+    for _, row in speech.iterrows():
+        x = load_clip(corpus, row)[0].numpy()
+        lab = load_labels(corpus, row)
+        hop = int(round(lab["f0"]["hop_s"] * SAMPLE_RATE))
+        f0_pyin, voiced, _ = librosa.pyin(x, fmin=50, fmax=500, sr=SAMPLE_RATE, frame_length=1024,
+                                          hop_length=hop)
+        label = np.asarray(lab["f0"]["hz"], dtype=float)
+        n = min(len(label), len(f0_pyin))
+        label, f0_pyin, voiced = label[:n], np.nan_to_num(f0_pyin[:n]), voiced[:n]
+        both = (label > 0) & voiced & (f0_pyin > 0)
+        cents.extend(np.abs(1200 * np.log2(f0_pyin[both] / label[both])))
+        agree.append(np.mean((label > 0) == voiced))
+        if example is None:
+            example = {"hop_s": lab["f0"]["hop_s"], "label": label, "measured": np.where(voiced, f0_pyin, 0)}
+        for p in lab["phones"]:
+            a, b = int(p["start"] * SAMPLE_RATE), int(p["end"] * SAMPLE_RATE)
+            if b - a >= 80:
+                levels[phone_class(p["phone"])].append(10 * np.log10(np.mean(x[a:b] ** 2) + 1e-10))
+    pans = []
+    music = select(df, domain="music", condition="clean").head(n_music)
+    for _, row in music.iterrows():
+        x = load_clip(corpus, row).numpy()
+        lab = load_labels(corpus, row)
+        el = sum((i["stem_rms"] * i["gain_l"]) ** 2 for i in lab["instruments"])
+        er = sum((i["stem_rms"] * i["gain_r"]) ** 2 for i in lab["instruments"])
+        pans.append({"clip_id": row["clip_id"], "expected_ild_db": 10 * np.log10((el + 1e-12) / (er + 1e-12)),
+                     "measured_ild_db": 10 * np.log10((np.mean(x[0] ** 2) + 1e-12) / (np.mean(x[1] ** 2) + 1e-12))})
+    pan = pd.DataFrame(pans)
+    phone_energy = pd.Series({k: float(np.mean(v)) if v else float("nan") for k, v in levels.items()})
+    summary = {
+        "f0_median_abs_cents": float(np.median(cents)) if cents else float("nan"),
+        "f0_voicing_agreement": float(np.mean(agree)) if agree else float("nan"),
+        "pan_ild_correlation": float(np.corrcoef(pan["expected_ild_db"], pan["measured_ild_db"])[0, 1])
+        if len(pan) > 2 else float("nan"),
+        "pan_ild_max_error_db": float((pan["expected_ild_db"] - pan["measured_ild_db"]).abs().max())
+        if len(pan) else float("nan"),
+        "pause_minus_vowel_db": float(phone_energy["pause"] - phone_energy["vowel"]),
+    }
+    return {"summary": summary, "f0_example": example, "pan": pan, "phone_energy": phone_energy}

@@ -1,0 +1,90 @@
+"""Shared figures.  Every function draws on a matplotlib Axes (created if not given) and returns it,
+so notebooks compose them into grids and tests can render them without a display."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+from course_lib.audio import SAMPLE_RATE
+
+
+def _ax(ax, figsize=(8, 3)):
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    return ax
+
+
+def log_spectrogram(x: torch.Tensor, n_fft: int = 512, hop: int = 128) -> np.ndarray:
+    """dB magnitude of the (channel-averaged) STFT, shape (bins, frames)."""
+    mono = x.float().reshape(-1, x.shape[-1]).mean(dim=0)
+    spec = torch.stft(mono, n_fft, hop, window=torch.hann_window(n_fft), return_complex=True).abs()
+    return (20 * torch.log10(spec + 1e-5)).numpy()
+
+
+def spectrogram(x: torch.Tensor, sample_rate: int = SAMPLE_RATE, ax=None, title: str = "",
+                n_fft: int = 512, hop: int = 128, vmin: float = -80.0):
+    """Linear-frequency spectrogram in dB with labelled axes (seconds, kHz)."""
+    ax = _ax(ax)
+    db = log_spectrogram(x, n_fft, hop)
+    db = np.maximum(db, db.max() + vmin)
+    extent = [0, x.shape[-1] / sample_rate, 0, sample_rate / 2000]
+    ax.imshow(db, origin="lower", aspect="auto", extent=extent, cmap="magma")
+    ax.set(xlabel="time (s)", ylabel="frequency (kHz)", title=title)
+    return ax
+
+
+def spectrogram_row(clips: dict[str, torch.Tensor], sample_rate: int = SAMPLE_RATE, height: float = 2.6):
+    """One spectrogram per named clip, side by side, sharing the colour scale."""
+    fig, axes = plt.subplots(1, len(clips), figsize=(4 * len(clips), height), squeeze=False)
+    for ax, (name, x) in zip(axes[0], clips.items()):
+        spectrogram(x, sample_rate, ax=ax, title=name)
+    fig.tight_layout()
+    return fig
+
+
+def phones_over_spectrogram(x: torch.Tensor, phones: list[dict], sample_rate: int = SAMPLE_RATE, ax=None,
+                            title: str = "phone timings over the spectrogram"):
+    """Spectrogram with each labelled phone's span marked and named."""
+    ax = spectrogram(x, sample_rate, ax=_ax(ax, (10, 3.2)), title=title)
+    top = sample_rate / 2000
+    for p in phones:
+        ax.axvline(p["start"], color="white", lw=0.6, alpha=0.7)
+        ax.text((p["start"] + p["end"]) / 2, top * 0.92, p["phone"], color="white", ha="center", fontsize=7)
+    return ax
+
+
+def f0_tracks(hop_s: float, tracks: dict[str, np.ndarray], ax=None, title: str = "F0 contour"):
+    """Overlay F0 tracks (Hz, 0 = unvoiced, drawn as gaps)."""
+    ax = _ax(ax)
+    for name, f0 in tracks.items():
+        f0 = np.asarray(f0, dtype=float)
+        t = np.arange(len(f0)) * hop_s
+        ax.plot(t, np.where(f0 > 0, f0, np.nan), label=name, lw=1.5)
+    ax.set(xlabel="time (s)", ylabel="F0 (Hz)", title=title)
+    ax.legend()
+    return ax
+
+
+def scatter_truth(truth, measured, ax=None, xlabel="label", ylabel="measured", title=""):
+    """Label vs measurement scatter with the identity trend visible at a glance."""
+    ax = _ax(ax, (4, 4))
+    ax.scatter(truth, measured, s=18, alpha=0.8)
+    ax.set(xlabel=xlabel, ylabel=ylabel, title=title)
+    ax.grid(alpha=0.3)
+    return ax
+
+
+def training_curve(history: list[dict], keys=("loss",), ax=None, title: str = "training loss"):
+    ax = _ax(ax)
+    steps = [h["step"] for h in history]
+    for k in keys:
+        vals = [h.get(k, np.nan) for h in history]
+        # a running mean: single-batch losses are noisy
+        w = max(1, len(vals) // 50)
+        smooth = np.convolve(vals, np.ones(w) / w, mode="valid")
+        ax.plot(steps[w - 1:], smooth, label=k)
+    ax.set(xlabel="step", ylabel="loss", title=title)
+    ax.legend()
+    return ax

@@ -1,0 +1,73 @@
+"""Execute the course notebooks with papermill: ``python -m course_lib.run_notebooks --preset cpu``.
+
+Each notebook in ``notebooks/`` runs in order with its ``parameters`` cell set to the preset and
+seed; executed copies (with figures and audio) go to ``--out``, with ``times.json`` holding the
+wall-clock seconds of each.  ``--html`` also writes a static HTML page per notebook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from course_lib.data import REPO_ROOT
+from course_lib.presets import resolve
+
+
+def run(preset: str = "auto", seed: int = 0, out: Path | None = None, only: list[str] | None = None,
+        html: bool = False, kernel: str = "course") -> dict[str, float]:
+    import papermill
+
+    preset = resolve(preset)
+    out = Path(out or REPO_ROOT / "build" / preset)
+    out.mkdir(parents=True, exist_ok=True)
+    notebooks = sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    if only:
+        notebooks = [nb for nb in notebooks if any(nb.name.startswith(o) for o in only)]
+    if not notebooks:
+        raise SystemExit("no notebooks matched")
+    times = {}
+    times_path = out / "times.json"
+    if times_path.exists():
+        times = json.loads(times_path.read_text())
+    for nb in notebooks:
+        print(f"== {nb.name} (preset={preset}, seed={seed})", flush=True)
+        t0 = time.time()
+        papermill.execute_notebook(
+            str(nb), str(out / nb.name), parameters={"preset": preset, "seed": seed},
+            kernel_name=kernel, cwd=str(nb.parent), progress_bar=False, log_output=False,
+        )
+        times[nb.name] = round(time.time() - t0, 1)
+        print(f"   {nb.name}: {times[nb.name]} s", flush=True)
+        times_path.write_text(json.dumps(times, indent=1))
+        if html:
+            _to_html(out / nb.name)
+    return times
+
+
+def _to_html(path: Path) -> Path:
+    from nbconvert import HTMLExporter
+
+    body, _ = HTMLExporter().from_filename(str(path))
+    target = path.with_suffix(".html")
+    target.write_text(body)
+    return target
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--preset", default="auto")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--out", type=Path)
+    ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 00 03")
+    ap.add_argument("--html", action="store_true")
+    args = ap.parse_args(argv)
+    run(args.preset, args.seed, args.out, args.only, args.html)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

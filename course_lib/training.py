@@ -1,0 +1,178 @@
+"""One trainer for every lesson: seeded, with a progress bar, atomic checkpoints, resume, and
+*train-or-load* so each notebook runs alone and a re-run is instant.
+
+    preset = presets.for_notebook("00", "cpu")
+    run = train_or_load(preset)          # trains the first time, loads afterwards
+    run.model, run.info["train_seconds"]
+
+The checkpoint directory is keyed by a hash of the preset (model shape + training budget + seed)
+and of the corpus manifest, so changing either retrains, and nothing stale is ever loaded.
+Checkpoints are written to a temp file and renamed, so an interrupted run never leaves a corrupt
+file; re-running an interrupted training resumes from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm.auto import tqdm
+
+from course_lib import data
+from course_lib.losses import ReconstructionLoss
+from course_lib.models import Autoencoder, ModelConfig
+from course_lib.presets import Preset, TrainConfig
+
+CHECKPOINT_ROOT = data.REPO_ROOT / "build" / "checkpoints"
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Linear warm-up, then cosine decay to ``min_lr_frac * lr``."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
+    return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def atomic_save(obj, path: str | os.PathLike) -> Path:
+    """torch.save to a temp file in the same directory, then rename over ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    return path
+
+
+def train(
+    model: Autoencoder,
+    bank: data.ClipBank,
+    cfg: TrainConfig,
+    ckpt_dir: str | os.PathLike | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> list[dict]:
+    """Train ``model`` on random crops from ``bank`` for ``cfg.steps`` steps; return the history.
+
+    With ``ckpt_dir``, the full state (model, optimiser, sampler RNG, step, history) is saved
+    atomically every ``cfg.checkpoint_every`` steps to ``last.pt``, and training resumes from it.
+    """
+    model.to(device).train()
+    loss_fn = ReconstructionLoss(cfg.loss, model.cfg.sample_rate, cfg.l1_weight).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=1e-2)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    segment = int(round(cfg.segment_s * model.cfg.sample_rate / model.cfg.samples_per_latent)) \
+        * model.cfg.samples_per_latent
+    start, history = 0, []
+    last = Path(ckpt_dir) / "last.pt" if ckpt_dir else None
+    if last is not None and last.exists():
+        state = torch.load(last, weights_only=True, map_location=device)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["opt"])
+        gen.set_state(state["rng"])
+        start, history = state["step"], state["history"]
+    t0 = time.time() - (history[-1]["time_s"] if history else 0.0)
+    bar = tqdm(range(start, cfg.steps), desc="training", disable=not progress, initial=start, total=cfg.steps)
+    for step in bar:
+        for group in opt.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        x = bank.sample(cfg.batch_size, segment, gen).to(device)
+        x_hat, out = model(x)
+        rec, terms = loss_fn(x_hat, x)
+        loss = rec + out.reg
+        if not torch.isfinite(loss):
+            raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower the learning rate")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        opt.step()
+        rec_log = {"step": step + 1, "loss": float(loss.detach()), **terms, "time_s": time.time() - t0}
+        rec_log.update({k: float(v) for k, v in out.stats.items()})
+        history.append(rec_log)
+        if (step + 1) % 10 == 0:
+            bar.set_postfix(loss=f"{rec_log['loss']:.3f}")
+        if last is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
+            atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": gen.get_state(),
+                         "step": step + 1, "history": history}, last)
+    model.eval()
+    return history
+
+
+def cache_key(preset: Preset, corpus_hash: str) -> str:
+    """Hash of everything that determines the trained weights."""
+    blob = json.dumps({"preset": {**preset.to_dict(), "name": None, "device": None}, "corpus": corpus_hash},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass
+class TrainedModel:
+    model: Autoencoder
+    info: dict  # key, preset, corpus_hash, train_seconds, steps_per_s, loaded (bool)
+    history: list[dict]
+
+
+def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
+                  progress: bool = True) -> TrainedModel:
+    """Load the checkpoint trained for this preset + corpus, or train it (and save it) first."""
+    corpus = Path(corpus) if corpus is not None else data.corpus_dir(preset.corpus)
+    chash = data.corpus_hash(corpus)
+    key = cache_key(preset, chash)
+    ckpt_dir = Path(root or CHECKPOINT_ROOT) / key
+    final = ckpt_dir / "model.pt"
+    model = new_model(preset.model, preset.train.seed)
+    device = preset.device if (preset.device != "cuda" or torch.cuda.is_available()) else "cpu"
+    if final.exists():
+        state = torch.load(final, weights_only=True, map_location="cpu")
+        model.load_state_dict(state["model"])
+        info = json.loads((ckpt_dir / "info.json").read_text())
+        return TrainedModel(model.eval(), {**info, "loaded": True}, state["history"])
+    df = data.read_manifest(corpus)
+    rows = data.select(df, split="train", domain=preset.train.domain, condition=preset.train.condition)
+    bank = data.ClipBank.from_manifest(corpus, rows, channels=preset.model.channels)
+    t0 = time.time()
+    history = train(model, bank, preset.train, ckpt_dir=ckpt_dir, device=device, progress=progress)
+    model.cpu()
+    seconds = history[-1]["time_s"] if history else time.time() - t0
+    info = {"key": key, "preset": preset.to_dict(), "corpus_hash": chash, "train_seconds": seconds,
+            "steps_per_s": preset.train.steps / max(seconds, 1e-9), "train_clip_seconds": bank.seconds,
+            "device": device}
+    atomic_save({"model": model.state_dict(), "history": history}, final)
+    atomic_write_text(json.dumps(info, indent=1, default=str), ckpt_dir / "info.json")
+    (ckpt_dir / "last.pt").unlink(missing_ok=True)
+    return TrainedModel(model.eval(), {**info, "loaded": False}, history)
+
+
+def new_model(cfg: ModelConfig, seed: int) -> Autoencoder:
+    """A freshly initialised autoencoder; the seed fixes the initial weights."""
+    torch.manual_seed(seed)
+    return Autoencoder(cfg)
+
+
+@torch.no_grad()
+def reconstruct(model: Autoencoder, clips: list[torch.Tensor]) -> list[torch.Tensor]:
+    """D(E(x)) for each (channels, samples) clip, using the posterior mean."""
+    model.eval()
+    return [model.decode(model.encode(x[None], sample=False).mean, x.shape[-1])[0] for x in clips]

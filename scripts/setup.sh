@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Idempotent environment setup for the course: Debian packages (apt.txt), then .venv with
+# torch 2.14.1 + torchaudio 2.11.0 and the course_lib package with its test extras.
+# Re-running is cheap: each step checks before it acts.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${VENV:-.venv}
+
+# 1. System packages (the corpus renders speech with festival/flite and music with fluidsynth).
+missing=()
+while read -r pkg; do
+  [ -z "$pkg" ] && continue
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done < <(grep -v '^#' apt.txt)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian packages: ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "missing system packages: ${missing[*]}" >&2
+    echo "install them with: sudo apt-get install ${missing[*]}  (or use conda/Binder: environment.yml + apt.txt)" >&2
+    exit 1
+  fi
+fi
+
+# 2. Virtual environment with torch first (pinned; pip takes it from the local wheel cache when present).
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+stamp="$VENV/.course-installed"
+want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  "$VENV/bin/pip" install -q --disable-pip-version-check "torch==2.14.1" "torchaudio==2.11.0" 2>&1 | grep -v '^WARNING: Location' || true
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test,lab]" 2>&1 | grep -v '^WARNING: Location' || true
+  "$VENV/bin/python" -c "import torch, torchaudio, course_lib, auraloss, pesq, pystoi, papermill, nbval" \
+    || { echo "setup failed: the venv cannot import the course's packages" >&2; exit 1; }
+  "$VENV/bin/python" -m ipykernel install --sys-prefix --name course --display-name "Train the Interface (course)" >/dev/null
+  echo "$want" > "$stamp"
+fi

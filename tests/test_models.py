@@ -1,0 +1,71 @@
+import math
+
+import pytest
+import torch
+
+from course_lib.bottlenecks import KLBottleneck, PlainBottleneck, make_bottleneck
+from course_lib.models import Autoencoder, ModelConfig, count_parameters
+
+SMALL = dict(dim=32, enc_blocks=(1, 1), dec_blocks=(1, 1))
+
+
+@pytest.mark.parametrize("rate,width", [(50.0, 64), (25.0, 32), (12.5, 16)])
+def test_latent_rate_and_width(rate, width):
+    m = Autoencoder(ModelConfig(latent_rate=rate, width=width, **SMALL))
+    x = torch.randn(2, 1, 16000) * 0.1
+    y, out = m(x)
+    assert out.z.shape == (2, width, math.ceil(rate))  # 1 s of audio -> `rate` frames (padded up)
+    assert y.shape == x.shape
+
+
+def test_stereo_and_odd_length():
+    m = Autoencoder(ModelConfig(channels=2, **SMALL))
+    x = torch.randn(1, 2, 12345) * 0.1
+    y, out = m(x)
+    assert y.shape == x.shape  # padded internally, cropped back
+    assert out.z.shape[-1] == -(-12345 // m.cfg.samples_per_latent)
+
+
+def test_channel_mismatch_is_clear():
+    m = Autoencoder(ModelConfig(channels=2, **SMALL))
+    with pytest.raises(ValueError, match=r"\(batch, 2, samples\)"):
+        m.encode(torch.randn(1, 1, 16000))
+
+
+def test_bad_latent_rate():
+    with pytest.raises(ValueError, match="must divide"):
+        _ = ModelConfig(latent_rate=30.0).down
+
+
+def test_gradients_reach_encoder():
+    m = Autoencoder(ModelConfig(**SMALL))
+    y, out = m(torch.randn(2, 1, 3200) * 0.1)
+    y.pow(2).mean().backward()
+    assert m.encoder.inp.weight.grad.abs().sum() > 0
+
+
+def test_cpu_model_is_small():
+    assert count_parameters(Autoencoder(ModelConfig())) < 5_000_000
+
+
+def test_kl_bottleneck_samples_only_in_training():
+    b = KLBottleneck(4, weight=1.0)
+    h = torch.randn(3, 8, 10)
+    b.train()
+    o1, o2 = b(h), b(h)
+    assert not torch.equal(o1.z, o2.z) and torch.equal(o1.mean, o2.mean)
+    b.eval()
+    assert torch.equal(b(h).z, b(h).mean)
+    assert o1.reg > 0 and "kl_per_frame" in o1.stats
+
+
+def test_kl_is_zero_at_prior():
+    b = KLBottleneck(4, weight=1.0)
+    h = torch.cat([torch.zeros(1, 4, 5), torch.zeros(1, 4, 5)], dim=1)  # mean 0, logvar 0
+    assert float(b(h).reg) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_plain_and_factory():
+    assert isinstance(make_bottleneck("plain", 8), PlainBottleneck)
+    with pytest.raises(ValueError, match="unknown bottleneck"):
+        make_bottleneck("vq", 8)

@@ -1,0 +1,26 @@
+"""Repository hygiene: notebooks committed without outputs, each with a parameters cell."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no notebooks found in notebooks/"
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.name for n in NOTEBOOKS])
+def test_notebook_has_no_outputs_and_a_parameters_cell(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    for c in code:
+        assert not c.get("outputs"), f"{nb.name}: a cell has outputs: strip them (executed copies go to build/)"
+        assert c.get("execution_count") is None, f"{nb.name}: execution counts left in"
+    params = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+    assert len(params) == 1, f"{nb.name}: needs exactly one cell tagged 'parameters'"
+    src = "".join(params[0]["source"])
+    assert "preset" in src and "seed" in src
