@@ -8,7 +8,7 @@ PY := $(VENV)/bin/python
 PRESET ?= auto
 SEED ?= 0
 NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
-PYTEST_NET := -p pytest_socket --allow-hosts=127.0.0.1,localhost,::1
+PYTEST_NET := --allow-hosts=127.0.0.1,localhost,::1
 
 .PHONY: setup corpus course test lint unit notebooks-smoke nbval lab bench clean
 
@@ -29,10 +29,10 @@ unit: setup
 
 notebooks-smoke: setup
 	$(PY) data_scripts/build_corpus.py --preset smoke
-	$(PY) -m course_lib.run_notebooks --preset smoke --seed 0 --out build/smoke
+	PYTHONPATH=$(CURDIR)/tests/netguard $(PY) -m course_lib.run_notebooks --preset smoke --seed 0 --out build/smoke
 
 nbval: notebooks-smoke
-	COURSE_BLOCK_NETWORK=1 $(VENV)/bin/pytest $(PYTEST_NET) -q --nbval-lax --nbval-kernel-name course \
+	PYTHONPATH=$(CURDIR)/tests/netguard $(VENV)/bin/pytest $(PYTEST_NET) -q --nbval-lax --nbval-kernel-name course \
 		-p no:cacheprovider build/smoke/*.ipynb
 
 test: setup

@@ -39,9 +39,10 @@ class ModelConfig:
     kl_weight: float = 1e-4
     n_fft: int = 512
     hop: int = 160
-    dim: int = 256
+    dim: int = 192
     enc_blocks: tuple[int, int] = (2, 2)  # ConvNeXt blocks at (frame rate, latent rate)
-    dec_blocks: tuple[int, int] = (3, 3)  # ConvNeXt blocks at (latent rate, frame rate)
+    dec_blocks: tuple[int, int] = (2, 2)  # ConvNeXt blocks at (latent rate, frame rate)
+    phase: str = "atan2"  # decoder phase head: "atan2" (two outputs, APNet-style) or "angle" (one, Vocos)
 
     @property
     def frame_rate(self) -> float:
@@ -144,7 +145,8 @@ class ISTFTDecoder(nn.Module):
         self.upsample = nn.ConvTranspose1d(cfg.dim, cfg.dim, kernel_size=d, stride=d) if d > 1 else nn.Identity()
         self.frame_blocks = _stack(cfg.dim, cfg.dec_blocks[1])
         self.norm = nn.LayerNorm(cfg.dim)
-        self.head = nn.Linear(cfg.dim, 2 * self.n_bins * cfg.channels)
+        self.n_out = 3 if cfg.phase == "atan2" else 2
+        self.head = nn.Linear(cfg.dim, self.n_out * self.n_bins * cfg.channels)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
         cfg = self.cfg
@@ -153,10 +155,16 @@ class ISTFTDecoder(nn.Module):
         h = nn.functional.pad(h, (0, 1), mode="replicate")  # iSTFT with centre=True wants T/hop + 1 frames
         h = self.head(self.norm(h.transpose(1, 2)))  # (B, N, 2 * bins * C)
         b, n, _ = h.shape
-        h = h.reshape(b, n, cfg.channels, 2, self.n_bins).permute(0, 2, 3, 4, 1)  # (B, C, 2, bins, N)
-        logmag, phase = h[:, :, 0], h[:, :, 1]
-        mag = torch.exp(logmag.clamp(max=6.0))  # clamp: an early spike must not overflow the iSTFT
-        spec = torch.polar(mag, phase).reshape(b * cfg.channels, self.n_bins, n)
+        h = h.reshape(b, n, cfg.channels, self.n_out, self.n_bins).permute(0, 2, 3, 4, 1)  # (B, C, k, bins, N)
+        mag = torch.exp(h[:, :, 0].clamp(max=6.0))  # clamp: an early spike must not overflow the iSTFT
+        if self.n_out == 3:
+            # Phase as the angle of a free 2-D vector (APNet): no wrap-around for the net to fight.
+            re, im = h[:, :, 1], h[:, :, 2]
+            norm = torch.sqrt(re * re + im * im + 1e-8)
+            spec = torch.complex(mag * re / norm, mag * im / norm)
+        else:
+            spec = torch.polar(mag, h[:, :, 1])
+        spec = spec.reshape(b * cfg.channels, self.n_bins, n)
         length = (n - 1) * cfg.hop
         y = torch.istft(spec, cfg.n_fft, cfg.hop, window=self.window, center=True, length=length)
         return y.reshape(b, cfg.channels, length)

@@ -268,6 +268,19 @@ def test_rebuild_is_byte_identical_and_seed_changes_it(corpus, tmp_path):
     assert not list(tmp_path.glob(".*tmp-*")), "no temporary build directory may be left behind"
 
 
+def test_failed_rebuild_leaves_the_old_corpus_alone(corpus, monkeypatch):
+    before = (corpus / "manifest.csv").read_bytes()
+
+    def boom(*args, **kwargs):
+        raise KeyboardInterrupt  # as if the user pressed Ctrl-C halfway through
+
+    monkeypatch.setattr(bc, "build_rooms", boom)
+    with pytest.raises(KeyboardInterrupt):
+        bc.build_corpus("smoke", seed=0, out=corpus, force=True)
+    assert (corpus / "manifest.csv").read_bytes() == before
+    assert not list(corpus.parent.glob(f".{corpus.name}.*")), "temporary build directory left behind"
+
+
 def test_missing_tool_names_the_debian_package(tmp_path, monkeypatch, capsys):
     empty = tmp_path / "bin"
     empty.mkdir()

@@ -69,3 +69,10 @@ def test_plain_and_factory():
     assert isinstance(make_bottleneck("plain", 8), PlainBottleneck)
     with pytest.raises(ValueError, match="unknown bottleneck"):
         make_bottleneck("vq", 8)
+
+
+@pytest.mark.parametrize("phase", ["atan2", "angle"])
+def test_phase_heads(phase):
+    m = Autoencoder(ModelConfig(phase=phase, **SMALL))
+    y, _ = m(torch.randn(1, 1, 3200) * 0.1)
+    assert y.shape == (1, 1, 3200) and torch.isfinite(y).all()
