@@ -36,3 +36,20 @@ def check_claim(notebook: str, name: str, measured: dict, holds: bool, detail: s
     if not holds and preset in ("cpu", "gpu"):
         raise ClaimNotShown(f"{notebook}: claim '{name}' not shown in preset {preset!r}: {detail}")
     return record
+
+
+def report_target(notebook: str, name: str, measured: dict, met: bool, detail: str, preset: str,
+                  seed: int = 0) -> dict:
+    """Record an engineering *target* (e.g. the oracle's PESQ bar) beside the claims, without raising.
+
+    Targets are not lessons: a notebook still teaches when its model misses one, but it must say so.
+    The record lands in the same ledger as the claims, marked ``kind: target``, so ``make claims``
+    lists a missed target as plainly as a failed claim.
+    """
+    record = {"notebook": notebook, "claim": name, "kind": "target", "holds": bool(met), "measured": measured,
+              "detail": detail, "preset": preset, "seed": seed, "time": time.time()}
+    CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CLAIMS_DIR / f"{notebook}.jsonl", "a") as f:
+        f.write(json.dumps(record, default=float) + "\n")
+    print(f"[{notebook}] target '{name}': {'MET' if met else 'NOT MET'} — {detail}")
+    return record

@@ -49,3 +49,10 @@ def test_presets():
     gpu = presets.get("gpu")
     assert gpu.model.latent_rate <= 50 and gpu.model.width <= 64  # same interface as cpu, bigger model
     assert presets.get("cpu").model.latent_rate <= 50 and presets.get("cpu").model.width <= 64
+
+
+def test_report_target_records_without_raising(tmp_path, monkeypatch):
+    monkeypatch.setattr(claims, "CLAIMS_DIR", tmp_path)
+    rec = claims.report_target("00", "oracle bar", {"pesq_wb": 1.2}, False, "below", preset="cpu")
+    assert rec["kind"] == "target" and rec["holds"] is False
+    assert json.loads((tmp_path / "00.jsonl").read_text())["kind"] == "target"
