@@ -141,7 +141,7 @@ def factor_strides(hop: int, max_blocks: int = 4) -> tuple[int, ...]:
     return tuple(sorted(blocks))
 
 
-class WaveformAE(nn.Module):
+class WaveformAE(Autoencoder):
     """A DAC/Oobleck-like waveform autoencoder: the baseline the course model is measured against.
 
     Encoder: Conv1d stem (k=7) at the sample rate with ``base`` channels, then one block per stride
@@ -159,42 +159,27 @@ class WaveformAE(nn.Module):
     """
 
     def __init__(self, cfg: ModelConfig, base: int = 24):
-        super().__init__()
-        self.cfg = cfg
-        self.base = base
-        self.strides = factor_strides(cfg.samples_per_latent)
-        self.bottleneck = make_bottleneck(cfg.bottleneck, cfg.width, cfg.kl_weight)
-        dims = [base * 2**i for i in range(len(self.strides) + 1)]  # width doubles at every block
-        self.encoder = nn.Sequential(
+        in_factor = make_bottleneck(cfg.bottleneck, cfg.width, cfg.kl_weight).in_factor
+        strides = factor_strides(cfg.samples_per_latent)
+        dims = [base * 2**i for i in range(len(strides) + 1)]  # width doubles at every block
+        encoder = nn.Sequential(
             nn.Conv1d(cfg.channels, base, 7, padding=3),
-            *[_down(d, s) for d, s in zip(dims, self.strides)],
+            *[_down(d, s) for d, s in zip(dims, strides)],
             Snake(dims[-1]),
-            nn.Conv1d(dims[-1], cfg.width * self.bottleneck.in_factor, 3, padding=1),
+            nn.Conv1d(dims[-1], cfg.width * in_factor, 3, padding=1),
         )
-        self.decoder = nn.Sequential(
+        decoder = nn.Sequential(
             nn.Conv1d(cfg.width, dims[-1], 7, padding=3),
-            *[_up(d, s) for d, s in reversed(list(zip(dims, self.strides)))],
+            *[_up(d, s) for d, s in reversed(list(zip(dims, strides)))],
             Snake(base),
             nn.Conv1d(base, cfg.channels, 7, padding=3),
             nn.Tanh(),
         )
+        # pad / encode / decode / forward are the course model's own (same interface, same code path)
+        super().__init__(cfg, encoder=encoder, decoder=decoder)
+        self.base = base
+        self.strides = strides
 
-    def pad(self, x: torch.Tensor) -> torch.Tensor:
-        spl = self.cfg.samples_per_latent
-        return nn.functional.pad(x, (0, (-x.shape[-1]) % spl))
-
-    def encode(self, x: torch.Tensor, sample: bool | None = None):
-        if x.dim() != 3 or x.shape[1] != self.cfg.channels:
-            raise ValueError(f"expected audio shaped (batch, {self.cfg.channels}, samples), got {tuple(x.shape)}")
-        return self.bottleneck(self.encoder(self.pad(x)), sample=sample)
-
-    def decode(self, z: torch.Tensor, length: int | None = None) -> torch.Tensor:
-        y = self.decoder(z)
-        return y if length is None else y[..., :length]
-
-    def forward(self, x: torch.Tensor):
-        out = self.encode(x)
-        return self.decode(out.z, x.shape[-1]), out
 
 
 @functools.cache

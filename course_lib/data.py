@@ -67,11 +67,19 @@ def read_manifest(corpus: str | os.PathLike) -> pd.DataFrame:
 
 
 def corpus_hash(corpus: str | os.PathLike) -> str:
-    """A short hash that changes whenever the manifest (and so any clip) changes."""
+    """A short hash that changes whenever the manifest (and so any clip) or the builder changes.
+
+    The manifest holds every clip's sha1, so it tracks the audio; the builder version in
+    ``corpus.json`` is folded in because a label-format change leaves the audio (and manifest) as is.
+    """
     path = Path(corpus) / "manifest.csv"
     if not path.exists():
         read_manifest(corpus)  # raises the helpful error
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    h = hashlib.sha256(path.read_bytes())
+    meta = Path(corpus) / "corpus.json"
+    if meta.exists():
+        h.update(str(json.loads(meta.read_text()).get("builder_version", "")).encode())
+    return h.hexdigest()[:16]
 
 
 def select(df: pd.DataFrame, **where) -> pd.DataFrame:

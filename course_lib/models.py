@@ -173,12 +173,14 @@ class ISTFTDecoder(nn.Module):
 class Autoencoder(nn.Module):
     """E -> bottleneck -> D.  ``encode`` returns the bottleneck output (z, stats, regulariser)."""
 
-    def __init__(self, cfg: ModelConfig):
+    def __init__(self, cfg: ModelConfig, encoder: nn.Module | None = None, decoder: nn.Module | None = None):
+        """``encoder`` / ``decoder`` replace the STFT / iSTFT networks (e.g. a waveform baseline);
+        they must map (B, C, T) -> (B, width * bottleneck.in_factor, T / samples_per_latent) and back."""
         super().__init__()
         self.cfg = cfg
         self.bottleneck = make_bottleneck(cfg.bottleneck, cfg.width, cfg.kl_weight)
-        self.encoder = STFTEncoder(cfg, out_dim=cfg.width * self.bottleneck.in_factor)
-        self.decoder = ISTFTDecoder(cfg)
+        self.encoder = encoder if encoder is not None else STFTEncoder(cfg, cfg.width * self.bottleneck.in_factor)
+        self.decoder = decoder if decoder is not None else ISTFTDecoder(cfg)
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
         """Right-pad with zeros to a whole number of latent frames."""

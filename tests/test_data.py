@@ -62,3 +62,10 @@ def test_regime_masks_partition_and_find_onset():
     total = m["silence"].int() + m["transient"].int() + m["steady"].int()
     assert torch.all(total == 1)
     assert m["silence"][:40].all() and m["transient"][50] and m["steady"][70:].all()
+
+
+def test_corpus_hash_tracks_builder_version(fake_corpus):
+    (fake_corpus / "corpus.json").write_text('{"builder_version": "1.0.0"}')
+    h1 = data.corpus_hash(fake_corpus)
+    (fake_corpus / "corpus.json").write_text('{"builder_version": "1.1.0"}')
+    assert data.corpus_hash(fake_corpus) != h1
