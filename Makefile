@@ -44,8 +44,10 @@ test: setup
 
 lab: setup
 	$(PY) data_scripts/build_corpus.py --preset $$($(PY) -c "from course_lib.presets import get; print(get('$(PRESET)').corpus)")
-	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --no-browser --notebook-dir=notebooks \
-		--IdentityProvider.token=$${TOKEN:-$$(openssl rand -hex 16)}
+	@token=$${TOKEN:-$$(openssl rand -hex 16)}; \
+	echo "JupyterLab: open http://127.0.0.1:$${PORT:-8888}/lab?token=$$token  (kernel: 'Train the Interface (course)')"; \
+	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$${PORT:-8888} --no-browser --notebook-dir=notebooks \
+		--IdentityProvider.token=$$token $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
 bench: setup
 	$(PY) data_scripts/build_corpus.py --preset cpu
