@@ -7,7 +7,6 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PRESET ?= auto
 SEED ?= 0
-NOTEBOOKS := $(sort $(wildcard notebooks/[0-9]*.ipynb))
 PYTEST_NET := --allow-hosts=127.0.0.1,localhost,::1
 
 .PHONY: setup corpus course test lint unit notebooks-smoke nbval lab bench clean
@@ -16,7 +15,7 @@ setup:
 	@bash scripts/setup.sh
 
 corpus: setup
-	$(PY) data_scripts/build_corpus.py --preset $$($(PY) -c "from course_lib.presets import resolve, get; print(get('$(PRESET)').corpus)")
+	$(PY) data_scripts/build_corpus.py --preset $$($(PY) -c "from course_lib.presets import get; print(get('$(PRESET)').corpus)")
 
 course: corpus
 	$(PY) -m course_lib.run_notebooks --preset $(PRESET) --seed $(SEED) --out build/course --html
@@ -25,7 +24,7 @@ lint: setup
 	$(VENV)/bin/ruff check course_lib data_scripts tests benchmarks
 
 unit: setup
-	$(VENV)/bin/pytest $(PYTEST_NET) -q tests --ignore=tests/test_notebooks.py
+	$(VENV)/bin/pytest $(PYTEST_NET) -q tests
 
 notebooks-smoke: setup
 	$(PY) data_scripts/build_corpus.py --preset smoke
