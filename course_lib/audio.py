@@ -10,13 +10,14 @@ here raises ``AudioError`` with one line that names the file, says what is wrong
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 import torch
 import torchaudio
+
+from course_lib.files import atomic_write
 
 SAMPLE_RATE = 16000  # the course's one sample rate (PESQ-wb and STOI are defined at 16 kHz)
 SILENCE_DBFS = -70.0  # a clip whose peak is below this is treated as silent
@@ -120,18 +121,9 @@ def to_channels(x: torch.Tensor, channels: int) -> torch.Tensor:
 
 def save(path: str | os.PathLike, x: torch.Tensor, sample_rate: int = SAMPLE_RATE) -> Path:
     """Write a (channels, samples) tensor as 16-bit wav, atomically (temp file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = x.detach().cpu().float().clamp(-1, 1).numpy().T
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.wav")
-    os.close(fd)
-    try:
-        sf.write(tmp, data, sample_rate, subtype="PCM_16")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda tmp: sf.write(tmp, data, sample_rate, subtype="PCM_16", format="WAV"),
+                        suffix=".tmp.wav")
 
 
 def peak_normalize(x: torch.Tensor, peak: float = 0.9) -> torch.Tensor:

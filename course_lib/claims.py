@@ -20,19 +20,25 @@ class ClaimNotShown(AssertionError):
     """The measured effect a notebook claims is absent in a preset meant to show it."""
 
 
+def _record(kind: str, notebook: str, name: str, measured: dict, holds: bool, detail: str, preset: str,
+            seed: int) -> dict:
+    """Append one verdict to ``build/claims/<notebook>.jsonl`` (the ledger ``make claims`` reads)."""
+    record = {"notebook": notebook, "claim": name, "kind": kind, "holds": bool(holds), "measured": measured,
+              "detail": detail, "preset": preset, "seed": seed, "time": time.time()}
+    CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
+    with open(CLAIMS_DIR / f"{notebook}.jsonl", "a") as f:
+        f.write(json.dumps(record, default=float) + "\n")
+    return record
+
+
 def check_claim(notebook: str, name: str, measured: dict, holds: bool, detail: str, preset: str,
                 seed: int = 0) -> dict:
     """Record a claim and raise ``ClaimNotShown`` when it fails in cpu/gpu.
 
     ``measured`` holds the numbers behind the verdict; ``detail`` says in words what was compared.
     """
-    record = {"notebook": notebook, "claim": name, "holds": bool(holds), "measured": measured,
-              "detail": detail, "preset": preset, "seed": seed, "time": time.time()}
-    CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
-    with open(CLAIMS_DIR / f"{notebook}.jsonl", "a") as f:
-        f.write(json.dumps(record, default=float) + "\n")
-    verdict = "HOLDS" if holds else "DOES NOT HOLD"
-    print(f"[{notebook}] {name}: {verdict} — {detail}")
+    record = _record("claim", notebook, name, measured, holds, detail, preset, seed)
+    print(f"[{notebook}] {name}: {'HOLDS' if holds else 'DOES NOT HOLD'} — {detail}")
     if not holds and preset in ("cpu", "gpu"):
         raise ClaimNotShown(f"{notebook}: claim '{name}' not shown in preset {preset!r}: {detail}")
     return record
@@ -46,10 +52,6 @@ def report_target(notebook: str, name: str, measured: dict, met: bool, detail: s
     The record lands in the same ledger as the claims, marked ``kind: target``, so ``make claims``
     lists a missed target as plainly as a failed claim.
     """
-    record = {"notebook": notebook, "claim": name, "kind": "target", "holds": bool(met), "measured": measured,
-              "detail": detail, "preset": preset, "seed": seed, "time": time.time()}
-    CLAIMS_DIR.mkdir(parents=True, exist_ok=True)
-    with open(CLAIMS_DIR / f"{notebook}.jsonl", "a") as f:
-        f.write(json.dumps(record, default=float) + "\n")
+    record = _record("target", notebook, name, measured, met, detail, preset, seed)
     print(f"[{notebook}] target '{name}': {'MET' if met else 'NOT MET'} — {detail}")
     return record

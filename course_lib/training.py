@@ -17,7 +17,6 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from course_lib import data
+from course_lib.files import atomic_write
 from course_lib.losses import ReconstructionLoss
 from course_lib.models import Autoencoder, ModelConfig
 from course_lib.presets import Preset, TrainConfig
@@ -43,27 +43,11 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 def atomic_save(obj, path: str | os.PathLike) -> Path:
     """torch.save to a temp file in the same directory, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    return atomic_write(path, lambda tmp: torch.save(obj, tmp))
 
 
 def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
 def train(

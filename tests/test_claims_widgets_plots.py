@@ -17,6 +17,7 @@ def test_check_claim_records_and_raises_only_in_real_presets(tmp_path, monkeypat
     rec = claims.check_claim("00", "ok", {"r": 0.99}, True, "strong", preset="gpu")
     lines = (tmp_path / "00.jsonl").read_text().splitlines()
     assert len(lines) == 3 and json.loads(lines[-1])["holds"] is True and rec["measured"]["r"] == 0.99
+    assert {json.loads(x)["kind"] for x in lines} == {"claim"}
 
 
 def test_players_html_embeds_distinct_audio():

@@ -1,0 +1,27 @@
+"""Atomic file writes: write to a temp file in the target's directory, then rename over it.
+
+A rename within one directory is atomic, so a reader (or a re-run after Ctrl-C) sees either the
+old file or the complete new one, never half a checkpoint, wav or manifest.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: str = ".tmp") -> Path:
+    """Call ``write(tmp_path)`` and rename the result to ``path``; on any error, ``path`` is untouched."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=suffix)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path

@@ -1,0 +1,18 @@
+import pytest
+
+from course_lib.files import atomic_write
+
+
+def test_atomic_write_replaces_or_leaves_untouched(tmp_path):
+    target = tmp_path / "sub" / "f.txt"
+    atomic_write(target, lambda tmp: open(tmp, "w").write("old"))
+    assert target.read_text() == "old"
+
+    def half_then_fail(tmp):
+        open(tmp, "w").write("half")
+        raise RuntimeError("interrupted")
+
+    with pytest.raises(RuntimeError, match="interrupted"):
+        atomic_write(target, half_then_fail)
+    assert target.read_text() == "old"
+    assert [p.name for p in target.parent.iterdir()] == ["f.txt"]  # no temp file left behind
