@@ -111,17 +111,26 @@ class ClipBank:
     Crops come from a ``torch.Generator`` so a seeded run draws the same batches every time.
     """
 
-    def __init__(self, clips: list[torch.Tensor], names: list[str] | None = None):
+    def __init__(self, clips: list[torch.Tensor], names: list[str] | None = None,
+                 spans: list[torch.Tensor] | None = None):
+        """``spans`` (optional): per clip, the phone index of every STFT frame (``phone_spans``)."""
         if not clips:
             raise CorpusError("no clips selected: check the split / domain / condition filters")
         self.clips = clips
         self.names = names or [str(i) for i in range(len(clips))]
         self.channels = clips[0].shape[0]
+        self.spans = spans
 
     @classmethod
-    def from_manifest(cls, corpus, rows: pd.DataFrame, channels: int | None = None) -> ClipBank:
+    def from_manifest(cls, corpus, rows: pd.DataFrame, channels: int | None = None,
+                      phones: bool = False, hop: int = 160) -> ClipBank:
+        """Load ``rows`` into memory; ``phones=True`` also loads each clip's phone spans (speech only)."""
         clips = [load_clip(corpus, r, channels) for _, r in rows.iterrows()]
-        return cls(clips, list(rows["clip_id"]))
+        spans = None
+        if phones:
+            spans = [phone_spans(load_labels(corpus, r), c.shape[-1] // hop, hop / SAMPLE_RATE)[0]
+                     for c, (_, r) in zip(clips, rows.iterrows())]
+        return cls(clips, list(rows["clip_id"]), spans)
 
     @property
     def seconds(self) -> float:
@@ -145,6 +154,44 @@ class ClipBank:
         lo, hi = gain_db
         gains = 10 ** ((lo + (hi - lo) * torch.rand(batch_size, 1, 1, generator=generator)) / 20)
         return out * gains
+
+    def sample_with_spans(self, batch_size: int, segment: int, generator: torch.Generator, hop: int = 160,
+                          gain_db: tuple[float, float] = (-10.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:
+        """Like ``sample``, but crops start on a hop boundary and come with their phone spans
+        (batch, segment // hop), renumbered from 0 inside each crop (a cut phone is a shorter span)."""
+        if self.spans is None:
+            raise ValueError("this ClipBank has no phone spans: build it with from_manifest(..., phones=True)")
+        frames = segment // hop
+        idx = torch.randint(len(self.clips), (batch_size,), generator=generator)
+        out = torch.zeros(batch_size, self.channels, segment)
+        spans = torch.zeros(batch_size, frames, dtype=torch.long)
+        for b, i in enumerate(idx.tolist()):
+            clip, track = self.clips[i], self.spans[i]
+            n = min(clip.shape[-1] // hop, track.shape[0])
+            start = int(torch.randint(max(n - frames, 0) + 1, (1,), generator=generator))
+            piece = clip[:, start * hop: start * hop + segment]
+            out[b, :, : piece.shape[-1]] = piece
+            t = track[start: start + frames] - track[start]
+            spans[b, : t.shape[0]] = t
+            spans[b, t.shape[0]:] = t[-1] + 1  # zero padding past the clip end is one more span
+        lo, hi = gain_db
+        gains = 10 ** ((lo + (hi - lo) * torch.rand(batch_size, 1, 1, generator=generator)) / 20)
+        return out * gains, spans
+
+
+def phone_spans(labels: dict, n_frames: int, hop_s: float = 0.01) -> tuple[torch.Tensor, list[str]]:
+    """The phone index of every STFT frame (n_frames,) and the phone names, from speech labels.
+
+    A frame belongs to the phone whose interval holds the frame's centre; frames past the last
+    phone belong to it.  These are the durations a phone-aligned latent carries.
+    """
+    phones = labels.get("phones") or []
+    if not phones:
+        raise CorpusError(f"labels of a {labels.get('domain', '?')} clip have no phone timings")
+    ends = torch.tensor([float(p["end"]) for p in phones])
+    centres = (torch.arange(n_frames, dtype=torch.float64) + 0.5) * hop_s
+    idx = torch.searchsorted(ends.double(), centres, right=True).clamp(max=len(phones) - 1)
+    return idx.long(), [p["phone"] for p in phones]
 
 
 def eval_clips(corpus, rows: pd.DataFrame, n: int, channels: int | None = None,

@@ -11,16 +11,31 @@ One tensor, end to end (mono, 1 s at 16 kHz, 50 Hz x 64 latent):
       -> strided conv to 50 Hz -> ConvNeXt -> bottleneck -> z (B, 64, 50)
     z -> ConvNeXt at 50 Hz -> transposed conv to 100 Hz -> ConvNeXt -> (log-magnitude, phase)
       -> iSTFT -> x_hat (B, 1, 16000)
+
+Topology (``ModelConfig.topology``) decides what one latent position *means* -- the coordinate
+system a generator will have to predict in.  One interface for all four: ``encode(x, spans)``
+returns z shaped (B, width, slots) and ``decode(z, length, spans)`` inverts it.
+
+- ``"grid"``: a uniform time grid, one vector every 1/latent_rate seconds (strided convs).
+- ``"phone"``: one vector per text token (phone), pooled over the phone's frames; the durations
+  travel with the latent as ``spans`` (phone index of every STFT frame) and the decoder expands
+  each vector over its span.  Needs the phone timings of the corpus.
+- ``"chunk"``: one wide summary vector per fixed chunk of ``chunk_s`` seconds.
+- ``"global+frame"``: slot 0 is one utterance vector (pooled over the whole clip) and slots 1..
+  are a uniform grid at latent_rate; the decoder sees the global vector at every frame.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from course_lib.bottlenecks import make_bottleneck
+
+TOPOLOGIES = ("grid", "phone", "chunk", "global+frame")
 
 
 @dataclass(frozen=True)
@@ -43,14 +58,34 @@ class ModelConfig:
     enc_blocks: tuple[int, int] = (2, 2)  # ConvNeXt blocks at (frame rate, latent rate)
     dec_blocks: tuple[int, int] = (2, 2)  # ConvNeXt blocks at (latent rate, frame rate)
     phase: str = "atan2"  # decoder phase head: "atan2" (two outputs, APNet-style) or "angle" (one, Vocos)
+    topology: str = "grid"  # what one latent slot means: see TOPOLOGIES and the module docstring
+    chunk_s: float = 0.32  # "chunk" topology: seconds summarised by one latent vector
+
+    def __post_init__(self):
+        if self.topology not in TOPOLOGIES:
+            raise ValueError(f"unknown topology {self.topology!r}; choose one of {TOPOLOGIES}")
 
     @property
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop
 
     @property
+    def pooled(self) -> bool:
+        """True when latent slots are pooled over spans of frames (phone, chunk), not strided."""
+        return self.topology in ("phone", "chunk")
+
+    @property
+    def chunk_frames(self) -> int:
+        n = self.chunk_s * self.frame_rate
+        if abs(n - round(n)) > 1e-6 or round(n) < 1:
+            raise ValueError(f"chunk_s={self.chunk_s} s must be a whole number of STFT hops ({self.hop} samples)")
+        return int(round(n))
+
+    @property
     def down(self) -> int:
-        """STFT frames per latent frame."""
+        """STFT frames per latent frame (1 for the pooled topologies: they pool after the encoder)."""
+        if self.pooled:
+            return 1
         ratio = self.frame_rate / self.latent_rate
         if abs(ratio - round(ratio)) > 1e-6 or round(ratio) < 1:
             raise ValueError(
@@ -61,7 +96,23 @@ class ModelConfig:
 
     @property
     def samples_per_latent(self) -> int:
+        """Audio is padded to a multiple of this: one latent frame, one chunk, or one hop (phone)."""
+        if self.topology == "chunk":
+            return self.hop * self.chunk_frames
         return self.hop * self.down
+
+    @property
+    def has_global(self) -> bool:
+        return self.topology == "global+frame"
+
+    def scalars_per_second(self, phones_per_second: float = 12.0, clip_s: float = 2.6) -> float:
+        """Latent numbers per second of audio: the budget a generator has to predict."""
+        if self.topology == "phone":
+            return self.width * phones_per_second
+        if self.topology == "chunk":
+            return self.width / self.chunk_s
+        extra = self.width / clip_s if self.has_global else 0.0
+        return self.width * self.latent_rate + extra
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -90,6 +141,46 @@ def _stack(dim: int, n: int) -> nn.Sequential:
     return nn.Sequential(*[ConvNeXtBlock(dim) for _ in range(n)])
 
 
+# Span pooling and expansion: plain scatter/gather, because no audio library has "one vector per
+# variable-length span" (it is the length regulator of FastSpeech, written out).
+N_POSITION_FEATURES = 7
+
+
+def span_mean(h: torch.Tensor, spans: torch.Tensor, n_slots: int) -> torch.Tensor:
+    """Mean of frame features h (B, D, F) over each span: spans (B, F) holds a slot index per frame."""
+    b, d, f = h.shape
+    idx = spans[:, None, :].expand(b, d, f)
+    total = h.new_zeros(b, d, n_slots).scatter_add_(2, idx, h)
+    count = h.new_zeros(b, 1, n_slots).scatter_add_(2, spans[:, None, :], h.new_ones(b, 1, f))
+    return total / count.clamp_min(1.0)
+
+
+def span_expand(z: torch.Tensor, spans: torch.Tensor) -> torch.Tensor:
+    """Copy each slot vector of z (B, C, S) to every frame of its span -> (B, C, F)."""
+    return z.gather(2, spans[:, None, :].expand(z.shape[0], z.shape[1], spans.shape[1]))
+
+
+def span_positions(spans: torch.Tensor) -> torch.Tensor:
+    """Where each frame sits inside its span, (B, 7, F): sin/cos of the relative position at three
+    frequencies and the log span length.  This is how durations 'travel with' a pooled latent."""
+    b, f = spans.shape
+    n_slots = int(spans.max()) + 1
+    ones = torch.ones(b, f, dtype=torch.float32, device=spans.device)
+    count = torch.zeros(b, n_slots, device=spans.device).scatter_add_(1, spans, ones)
+    start = torch.cumsum(count, dim=1) - count
+    frame = torch.arange(f, device=spans.device, dtype=torch.float32).expand(b, f)
+    length = count.gather(1, spans)
+    rel = (frame - start.gather(1, spans) + 0.5) / length.clamp_min(1.0)
+    feats = [torch.sin(math.pi * k * rel) for k in (1, 2, 3)] + [torch.cos(math.pi * k * rel) for k in (1, 2, 3)]
+    feats.append(torch.log(length.clamp_min(1.0)) / 4.0)
+    return torch.stack(feats, dim=1)
+
+
+def chunk_spans(n_frames: int, chunk_frames: int, batch: int = 1, device=None) -> torch.Tensor:
+    """Slot index of every frame for fixed chunks: 0,0,..,0,1,1,.. (batch, n_frames)."""
+    return (torch.arange(n_frames, device=device) // chunk_frames).expand(batch, n_frames).contiguous()
+
+
 class STFTEncoder(nn.Module):
     """Waveform (B, C, T) -> pre-bottleneck features (B, out_dim, T / samples_per_latent)."""
 
@@ -109,6 +200,12 @@ class STFTEncoder(nn.Module):
         self.latent_blocks = _stack(cfg.dim, cfg.enc_blocks[1])
         self.norm = nn.LayerNorm(cfg.dim)
         self.out = nn.Conv1d(cfg.dim, out_dim, kernel_size=1)
+        if cfg.pooled:
+            # Each frame learns where it sits in its span before the span is averaged, so the pooled
+            # vector can say *when* inside the phone / chunk something happened.
+            self.position = nn.Conv1d(N_POSITION_FEATURES, cfg.dim, kernel_size=1)
+        if cfg.has_global:
+            self.global_out = nn.Linear(cfg.dim, out_dim)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         b, c, t = x.shape
@@ -120,11 +217,18 @@ class STFTEncoder(nn.Module):
         feats = torch.cat([torch.log(mag + 1e-5), comp.real, comp.imag], dim=1)
         return feats.reshape(b, -1, feats.shape[-1])
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, spans: torch.Tensor | None = None) -> torch.Tensor:
         h = self.frame_blocks(self.inp(self.features(x)))
         h = self.latent_blocks(self.downsample(h))
         h = self.norm(h.transpose(1, 2)).transpose(1, 2)
-        return self.out(h)[..., : x.shape[-1] // self.cfg.samples_per_latent]
+        if self.cfg.pooled:  # (B, dim, frames) -> one vector per span
+            h = h[..., : spans.shape[1]] + self.position(span_positions(spans))
+            return self.out(span_mean(h, spans, int(spans.max()) + 1))
+        h = h[..., : x.shape[-1] // self.cfg.samples_per_latent]
+        z = self.out(h)
+        if self.cfg.has_global:  # slot 0: the clip summarised in one vector
+            z = torch.cat([self.global_out(h.mean(dim=-1))[:, :, None], z], dim=2)
+        return z
 
 
 class ISTFTDecoder(nn.Module):
@@ -139,7 +243,8 @@ class ISTFTDecoder(nn.Module):
         self.cfg = cfg
         self.n_bins = cfg.n_fft // 2 + 1
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
-        self.inp = nn.Conv1d(cfg.width, cfg.dim, kernel_size=3, padding=1)
+        in_ch = cfg.width * (2 if cfg.has_global else 1) + (N_POSITION_FEATURES if cfg.pooled else 0)
+        self.inp = nn.Conv1d(in_ch, cfg.dim, kernel_size=3, padding=1)
         self.latent_blocks = _stack(cfg.dim, cfg.dec_blocks[0])
         d = cfg.down
         self.upsample = nn.ConvTranspose1d(cfg.dim, cfg.dim, kernel_size=d, stride=d) if d > 1 else nn.Identity()
@@ -148,8 +253,13 @@ class ISTFTDecoder(nn.Module):
         self.n_out = 3 if cfg.phase == "atan2" else 2
         self.head = nn.Linear(cfg.dim, self.n_out * self.n_bins * cfg.channels)
 
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, spans: torch.Tensor | None = None) -> torch.Tensor:
         cfg = self.cfg
+        if cfg.has_global:  # give every frame the global vector alongside its own
+            g, z = z[..., :1], z[..., 1:]
+            z = torch.cat([z, g.expand(-1, -1, z.shape[-1])], dim=1)
+        if cfg.pooled:  # expand each span's vector over its frames, with its position in the span
+            z = torch.cat([span_expand(z, spans), span_positions(spans)], dim=1)
         h = self.latent_blocks(self.inp(z))
         h = self.frame_blocks(self.upsample(h))
         h = nn.functional.pad(h, (0, 1), mode="replicate")  # iSTFT with centre=True wants T/hop + 1 frames
@@ -187,20 +297,58 @@ class Autoencoder(nn.Module):
         spl = self.cfg.samples_per_latent
         return nn.functional.pad(x, (0, (-x.shape[-1]) % spl))
 
-    def encode(self, x: torch.Tensor, sample: bool | None = None):
+    def spans_for(self, n_frames: int, batch: int, spans: torch.Tensor | None = None) -> torch.Tensor | None:
+        """The span (slot) index of every STFT frame for the pooled topologies, else None.
+
+        ``phone`` needs the caller's spans (from the corpus timings; see ``data.phone_spans``): they
+        are cut or extended (last span) to ``n_frames``.  ``chunk`` spans follow from the length.
+        """
+        if self.cfg.topology == "chunk":
+            return chunk_spans(n_frames, self.cfg.chunk_frames, batch, self.decoder.window.device)
+        if self.cfg.topology != "phone":
+            return None
+        if spans is None:
+            raise ValueError("the phone topology needs spans: the phone index of every STFT frame "
+                             "(data.phone_spans(labels, n_frames)), shaped (batch, frames)")
+        spans = spans.to(torch.long)
+        if spans.dim() == 1:
+            spans = spans[None].expand(batch, -1)
+        if spans.shape[1] < n_frames:
+            spans = torch.cat([spans, spans[:, -1:].expand(-1, n_frames - spans.shape[1])], dim=1)
+        return spans[:, :n_frames].contiguous()
+
+    def slot_index(self, n_frames: int, batch: int = 1, spans: torch.Tensor | None = None) -> torch.Tensor:
+        """Which latent slot every STFT frame belongs to, (batch, n_frames): the map a predictor
+        uses to pool its frame-level conditioning into the encoder's coordinate system.
+        For ``global+frame`` this indexes the frame stream (slots 1..); slot 0 covers every frame."""
+        if self.cfg.pooled:
+            return self.spans_for(n_frames, batch, spans)
+        idx = torch.arange(n_frames) // self.cfg.down
+        return (idx + 1 if self.cfg.has_global else idx).expand(batch, n_frames).contiguous()
+
+    def encode(self, x: torch.Tensor, sample: bool | None = None, spans: torch.Tensor | None = None):
         if x.dim() != 3 or x.shape[1] != self.cfg.channels:
             raise ValueError(
                 f"expected audio shaped (batch, {self.cfg.channels}, samples), got {tuple(x.shape)}"
             )
-        return self.bottleneck(self.encoder(self.pad(x)), sample=sample)
+        x = self.pad(x)
+        sp = self.spans_for(x.shape[-1] // self.cfg.hop, x.shape[0], spans)
+        h = self.encoder(x) if sp is None else self.encoder(x, sp)
+        return self.bottleneck(h, sample=sample)
 
-    def decode(self, z: torch.Tensor, length: int | None = None) -> torch.Tensor:
-        y = self.decoder(z)
+    def decode(self, z: torch.Tensor, length: int | None = None, spans: torch.Tensor | None = None) -> torch.Tensor:
+        if self.cfg.pooled:
+            n_frames = spans.shape[-1] if spans is not None else z.shape[-1] * self.cfg.chunk_frames
+            if length is not None:
+                n_frames = -(-length // self.cfg.hop)
+            y = self.decoder(z, self.spans_for(n_frames, z.shape[0], spans))
+        else:
+            y = self.decoder(z)
         return y if length is None else y[..., :length]
 
-    def forward(self, x: torch.Tensor):
-        out = self.encode(x)
-        return self.decode(out.z, x.shape[-1]), out
+    def forward(self, x: torch.Tensor, spans: torch.Tensor | None = None):
+        out = self.encode(x, spans=spans)
+        return self.decode(out.z, x.shape[-1], spans=spans), out
 
 
 def count_parameters(module: nn.Module) -> int:

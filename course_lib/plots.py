@@ -88,3 +88,33 @@ def training_curve(history: list[dict], keys=("loss",), ax=None, title: str = "t
     ax.set(xlabel="step", ylabel="loss", title=title)
     ax.legend()
     return ax
+
+
+def ranking(values: dict[str, float], ax=None, title: str = "", xlabel: str = "",
+            lower_is_better: bool = True, highlight: str | None = None):
+    """Horizontal bars sorted best-first (best at the top); ``highlight`` one bar in another colour."""
+    ax = _ax(ax, figsize=(5, 3))
+    items = sorted(values.items(), key=lambda kv: kv[1], reverse=not lower_is_better)
+    names = [k for k, _ in items][::-1]
+    vals = [v for _, v in items][::-1]
+    colors = ["tab:orange" if n == highlight else "tab:blue" for n in names]
+    ax.barh(names, vals, color=colors)
+    lo, hi = min(vals), max(vals)
+    pad = (hi - lo) * 0.3 + 1e-9
+    ax.set_xlim(lo - pad, hi + pad * 0.5)
+    ax.set(title=title, xlabel=xlabel + (" (lower is better)" if lower_is_better else " (higher is better)"))
+    return ax
+
+
+def slot_boundaries(x: torch.Tensor, boundaries: dict[str, np.ndarray], sample_rate: int = SAMPLE_RATE,
+                    hop_s: float = 0.01, ax=None, title: str = "what one latent position covers"):
+    """A spectrogram with, per topology, a row of tick marks where one latent slot ends and the next
+    begins (``boundaries``: name -> frame indices of slot starts, at ``hop_s`` per frame)."""
+    ax = spectrogram(x, sample_rate, ax=ax, title=title)
+    top = sample_rate / 2000
+    for i, (name, starts) in enumerate(boundaries.items()):
+        y0 = top * (1 - 0.12 * (i + 1))
+        ax.vlines(np.asarray(starts) * hop_s, y0, y0 + top * 0.09, color=f"C{i + 1}", lw=1.2)
+        ax.text(0.01, y0 + top * 0.02, name, color="white", fontsize=8,
+                bbox=dict(facecolor=f"C{i + 1}", alpha=0.8, lw=0))
+    return ax

@@ -28,6 +28,8 @@ class TrainConfig:
     min_lr_frac: float = 0.05  # cosine decay floor, as a fraction of lr
     loss: str = "mel"  # see losses.ReconstructionLoss
     l1_weight: float = 1.0
+    adv_weight: float = 0.0  # > 0 adds a multi-resolution STFT discriminator (discriminators.Adversarial)
+    fm_weight: float = 2.0  # feature matching, used only with the discriminator
     grad_clip: float = 1.0
     seed: int = 0
     checkpoint_every: int = 200
@@ -80,6 +82,94 @@ def get(name: str = "auto", seed: int = 0) -> Preset:
     return replace(p, train=replace(p.train, seed=seed))
 
 
+def sweep_base(name: str = "auto", seed: int = 0) -> Preset:
+    """A smaller, faster autoencoder for lessons that train many of them (01 and 02).
+
+    On 2 CPU cores one trains in about 30 s: enough to rank settings, not to sound good.
+    """
+    name = resolve(name)
+    p = get(name, seed)
+    if name == "smoke":
+        return replace(p, train=replace(p.train, steps=8, checkpoint_every=8), eval_clips=2)
+    if name == "cpu":
+        return replace(p, model=ModelConfig(dim=96, enc_blocks=(1, 1), dec_blocks=(1, 1)),
+                       train=replace(p.train, steps=250, batch_size=8, warmup=30, checkpoint_every=250))
+    return replace(p, model=ModelConfig(dim=256, enc_blocks=(2, 2), dec_blocks=(2, 2)),
+                   train=replace(p.train, steps=3000, batch_size=16, warmup=200, checkpoint_every=1000))
+
+
+# Notebook 01's sweep: equal scalars per second (800/s) on a uniform grid, then the other topologies.
+TOPOLOGY_SWEEP = {
+    "grid 50 Hz x 16": dict(topology="grid", latent_rate=50.0, width=16),
+    "grid 25 Hz x 32": dict(topology="grid", latent_rate=25.0, width=32),
+    "grid 12.5 Hz x 64": dict(topology="grid", latent_rate=12.5, width=64),
+    "grid 6.25 Hz x 128": dict(topology="grid", latent_rate=6.25, width=128),
+    "phone x 64": dict(topology="phone", width=64),
+    "chunk 0.32 s x 256": dict(topology="chunk", chunk_s=0.32, width=256),
+    "global + 12.5 Hz x 64": dict(topology="global+frame", latent_rate=12.5, width=64),
+}
+
+
+def topology_sweep(name: str = "auto", seed: int = 0) -> dict[str, Preset]:
+    """Notebook 01's settings: the sweep base with each interface (rate, width, topology).
+
+    ``cpu`` drops 6.25 Hz x 128 to fit its 6-minute budget: in our cpu runs it ranked last on
+    every measure (oracle mel distance 0.84, predicted 1.01, vs 0.65 / 0.80 at 50 Hz x 16).
+    """
+    name = resolve(name)
+    base = sweep_base(name, seed)
+    return {label: replace(base, model=replace(base.model, **kw)) for label, kw in TOPOLOGY_SWEEP.items()
+            if not (name == "cpu" and label == "grid 6.25 Hz x 128")}
+
+
+# Notebook 02's equal-steps loss ablation: (domain, channels, TrainConfig overrides) per row.
+LOSS_ABLATION = {
+    "speech · waveform L1": ("speech", 1, dict(loss="l1")),
+    "speech · MR-STFT": ("speech", 1, dict(loss="mrstft")),
+    "speech · MR-STFT + mel": ("speech", 1, dict(loss="mrstft+mel")),
+    "speech · MR-STFT + mel + adv/FM": ("speech", 1, dict(loss="mrstft+mel", adv_weight=1.0)),
+    "speech · mel + complex STFT": ("speech", 1, dict(loss="mel+complex")),
+    "speech · mel + phase": ("speech", 1, dict(loss="mel+phase")),
+    "music · waveform L1": ("music", 2, dict(loss="l1")),
+    "music · L/R mel": ("music", 2, dict(loss="mel")),
+    "music · L/R mel + mid/side": ("music", 2, dict(loss="mel+ms")),
+    "music · L/R mel + CQT": ("music", 2, dict(loss="mel+cqt")),
+}
+
+
+def loss_ablation(name: str = "auto", seed: int = 0) -> dict[str, Preset]:
+    """Notebook 02's rows: the sweep base, same steps for every row, one loss (or domain) changed.
+
+    ``cpu`` trains each row for 200 steps instead of 250, and the stereo music rows on 0.5 s crops:
+    ten rows (one with a discriminator, four in stereo) must fit in 6 minutes on 2 cores.
+    """
+    name = resolve(name)
+    base = sweep_base(name, seed)
+    if name == "cpu":
+        base = replace(base, train=replace(base.train, steps=200))
+    out = {}
+    for label, (domain, channels, kw) in LOSS_ABLATION.items():
+        train = replace(base.train, domain=domain, **kw)
+        if name == "cpu" and domain == "music":
+            train = replace(train, segment_s=0.5)
+        out[label] = replace(base, model=replace(base.model, channels=channels), train=train)
+    return out
+
+
+def predictor_budget(name: str = "auto", seed: int = 0):
+    """The fixed budget of the downstream predictors (``predictors.PredictorConfig``) per preset."""
+    from course_lib.predictors import PredictorConfig
+
+    name = resolve(name)
+    if name == "smoke":
+        return PredictorConfig(size=16, layers=1, steps=10, batch_size=4, seed=seed)
+    if name == "cpu":
+        return PredictorConfig(seed=seed)
+    return PredictorConfig(size=128, layers=3, steps=2000, batch_size=16, seed=seed)
+
+
 def for_notebook(notebook: str, name: str = "auto", seed: int = 0) -> Preset:
     """The configuration a given notebook uses (later notebooks override parts of the base)."""
+    if notebook in ("01", "02"):
+        return sweep_base(name, seed)
     return get(name, seed)

@@ -25,6 +25,7 @@ import torch
 from tqdm.auto import tqdm
 
 from course_lib import data
+from course_lib.discriminators import Adversarial
 from course_lib.files import atomic_write
 from course_lib.losses import ReconstructionLoss
 from course_lib.models import Autoencoder, ModelConfig
@@ -66,6 +67,10 @@ def train(
     model.to(device).train()
     loss_fn = ReconstructionLoss(cfg.loss, model.cfg.sample_rate, cfg.l1_weight).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=1e-2)
+    adv = d_opt = None
+    if cfg.adv_weight > 0:  # adversarial + feature matching: a critic learns what the losses miss
+        adv = Adversarial(model.cfg.channels, adv_weight=cfg.adv_weight, fm_weight=cfg.fm_weight).to(device)
+        d_opt = adv.optimizer()
     gen = torch.Generator().manual_seed(cfg.seed)
     segment = int(round(cfg.segment_s * model.cfg.sample_rate / model.cfg.samples_per_latent)) \
         * model.cfg.samples_per_latent
@@ -75,6 +80,9 @@ def train(
         state = torch.load(last, weights_only=True, map_location=device)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
+        if adv is not None:
+            adv.load_state_dict(state["adv"])
+            d_opt.load_state_dict(state["d_opt"])
         gen.set_state(state["rng"])
         start, history = state["step"], state["history"]
     t0 = time.time() - (history[-1]["time_s"] if history else 0.0)
@@ -82,10 +90,21 @@ def train(
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        x = bank.sample(cfg.batch_size, segment, gen).to(device)
-        x_hat, out = model(x)
+        spans = None
+        if bank.spans is not None and model.cfg.topology == "phone":
+            x, spans = bank.sample_with_spans(cfg.batch_size, segment, gen, hop=model.cfg.hop)
+            spans = spans.to(device)
+        else:
+            x = bank.sample(cfg.batch_size, segment, gen)
+        x = x.to(device)
+        x_hat, out = model(x, spans=spans) if spans is not None else model(x)
         rec, terms = loss_fn(x_hat, x)
         loss = rec + out.reg
+        if adv is not None:
+            terms["disc"] = adv.discriminator_step(x, x_hat, d_opt)
+            g_terms = adv.generator_terms(x, x_hat)
+            loss = loss + sum(g_terms.values())
+            terms.update({k: float(v.detach()) for k, v in g_terms.items()})
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower the learning rate")
         opt.zero_grad(set_to_none=True)
@@ -98,8 +117,11 @@ def train(
         if (step + 1) % 10 == 0:
             bar.set_postfix(loss=f"{rec_log['loss']:.3f}")
         if last is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
-            atomic_save({"model": model.state_dict(), "opt": opt.state_dict(), "rng": gen.get_state(),
-                         "step": step + 1, "history": history}, last)
+            state = {"model": model.state_dict(), "opt": opt.state_dict(), "rng": gen.get_state(),
+                     "step": step + 1, "history": history}
+            if adv is not None:
+                state.update(adv=adv.state_dict(), d_opt=d_opt.state_dict())
+            atomic_save(state, last)
     model.eval()
     return history
 
@@ -135,7 +157,8 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
         return TrainedModel(model.eval(), {**info, "loaded": True}, state["history"])
     df = data.read_manifest(corpus)
     rows = data.select(df, split="train", domain=preset.train.domain, condition=preset.train.condition)
-    bank = data.ClipBank.from_manifest(corpus, rows, channels=preset.model.channels)
+    bank = data.ClipBank.from_manifest(corpus, rows, channels=preset.model.channels,
+                                       phones=preset.model.topology == "phone", hop=preset.model.hop)
     t0 = time.time()
     history = train(model, bank, preset.train, ckpt_dir=ckpt_dir, device=device, progress=progress)
     model.cpu()

@@ -32,7 +32,13 @@ def make_fake_corpus(root, n_speech=6, n_music=2, seconds=1.2, sr=16000):
         path = f"audio/{domain}/clean/{cid}.wav"
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         sf.write(root / path, audio, sr, subtype="PCM_16")
-        (root / "labels" / f"{cid}.json").write_text(json.dumps({"domain": domain}))
+        labels = {"domain": domain}
+        if domain == "speech":  # four phones with timings, as the real speech labels have
+            names = ["pau", "a", "b", "pau"] if i % 2 else ["pau", "b", "a", "pau"]
+            edges = np.linspace(0, seconds, 5)
+            labels["phones"] = [{"phone": p, "start": float(a), "end": float(b)}
+                                for p, a, b in zip(names, edges[:-1], edges[1:])]
+        (root / "labels" / f"{cid}.json").write_text(json.dumps(labels))
         split = "test" if i in (0, n_speech) else ("valid" if i == 1 else "train")
         row = dict.fromkeys(MANIFEST_COLUMNS, "")
         row.update(clip_id=cid, path=path, split=split, domain=domain, condition="clean", source_id=cid,

@@ -57,3 +57,32 @@ def test_report_target_records_without_raising(tmp_path, monkeypatch):
     rec = claims.report_target("00", "oracle bar", {"pesq_wb": 1.2}, False, "below", preset="cpu")
     assert rec["kind"] == "target" and rec["holds"] is False
     assert json.loads((tmp_path / "00.jsonl").read_text())["kind"] == "target"
+
+
+def test_check_claim_shown_in_limits_where_it_raises(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(claims, "CLAIMS_DIR", tmp_path)
+    rec = claims.check_claim("01", "split", {"m": 0.0}, False, "small", preset="cpu", shown_in=("gpu",))
+    assert rec["holds"] is False and "NOT SHOWN AT THIS SCALE" in capsys.readouterr().out
+    with pytest.raises(claims.ClaimNotShown):
+        claims.check_claim("01", "split", {"m": 0.0}, False, "small", preset="gpu", shown_in=("gpu",))
+
+
+def test_notebook_sweeps_are_well_formed():
+    sweep = presets.topology_sweep("cpu")
+    assert "grid 6.25 Hz x 128" not in sweep and len(sweep) == 6  # dropped in cpu, measured last
+    assert len(presets.topology_sweep("gpu")) == 7
+    assert {p.model.topology for p in sweep.values()} == {"grid", "phone", "chunk", "global+frame"}
+    rows = presets.loss_ablation("cpu")
+    assert len({p.train.steps for p in rows.values()}) == 1  # equal steps: the point of the ablation
+    assert {p.model.channels for k, p in rows.items() if k.startswith("music")} == {2}
+    assert presets.predictor_budget("smoke").steps < presets.predictor_budget("cpu").steps
+
+
+def test_ranking_and_slot_boundary_plots():
+    ax = plots.ranking({"a": 0.5, "b": 0.2, "c": 0.9}, title="t", xlabel="mel", highlight="b")
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels[-1] == "b"  # best (lowest) at the top
+    ax = plots.ranking({"a": 0.5, "b": 0.2}, lower_is_better=False)
+    assert [t.get_text() for t in ax.get_yticklabels()][-1] == "a"
+    ax = plots.slot_boundaries(torch.randn(1, 16000) * 0.1, {"grid": [0, 2, 4], "phone": [0, 7]})
+    assert len(ax.collections) >= 2 and "kHz" in ax.get_ylabel()

@@ -19,6 +19,8 @@ def speechlike(n=32000, seed=0):
 def test_losses_zero_on_identity_and_grow_with_noise(kind):
     fn = losses.ReconstructionLoss(kind)
     x = speechlike(8000)[None]
+    if kind in losses.ReconstructionLoss.STEREO_KINDS:
+        x = torch.cat([x, 0.5 * speechlike(8000, seed=1)[None]], dim=1)
     same, _ = fn(x, x)
     worse, terms = fn(x + 0.05 * torch.randn_like(x), x)
     assert float(worse) > float(same) + 1e-3 and terms
@@ -54,3 +56,158 @@ def test_pesq_rejects_wrong_rate():
 
 def test_pesq_nan_on_no_utterance():
     assert np.isnan(metrics.pesq_wb(torch.zeros(1, 16000), torch.zeros(1, 16000)))
+
+
+# --- stereo, pitch and the notebook 02 loss kinds ------------------------------------------------
+
+SR = 16000
+
+
+def tone(f, n=SR, amp=0.3):
+    return amp * torch.sin(2 * math.pi * f * torch.arange(n) / SR)
+
+
+def two_source_stereo(n=SR, seed=0):
+    """Source a panned left, source b panned right: each channel has its own content."""
+    g = torch.Generator().manual_seed(seed)
+    a = tone(220, n) + 0.5 * tone(330, n)
+    b = tone(523.25, n) + 0.02 * torch.randn(n, generator=g)
+    return torch.stack([a + 0.3 * b, 0.3 * a + b])
+
+
+def test_ablation_rows_are_expressible_and_alias_matches():
+    assert {"l1", "mrstft", "mel+mrstft", "mrstft+mel", "mel+ms", "mel+cqt"} <= set(losses.ReconstructionLoss.KINDS)
+    x = speechlike(8000)[None]
+    y = x + 0.05 * torch.randn_like(x)
+    a, ta = losses.ReconstructionLoss("mel+mrstft")(y, x)
+    b, tb = losses.ReconstructionLoss("mrstft+mel")(y, x)
+    assert torch.allclose(a, b) and set(ta) == set(tb) == {"mel", "l1", "mrstft"}
+
+
+@pytest.mark.parametrize("kind,channels", [("mrstft+mel", 1), ("mel+ms", 2), ("mel+cqt", 1), ("mel+cqt", 2)])
+def test_new_kinds_finite_differentiable_and_lower_when_closer(kind, channels):
+    g = torch.Generator().manual_seed(0)
+    x = two_source_stereo(8000)[None] if channels == 2 else speechlike(8000)[None]
+    fn = losses.ReconstructionLoss(kind)
+    noise = torch.randn(x.shape, generator=g)
+    near = (x + 0.005 * noise).requires_grad_(True)
+    far = x + 0.05 * noise
+    loss_near, terms = fn(near, x)
+    loss_far, _ = fn(far, x)
+    assert torch.isfinite(loss_near) and float(loss_near.detach()) < float(loss_far)
+    loss_near.backward()
+    assert torch.isfinite(near.grad).all() and near.grad.abs().sum() > 0
+    new_term = {"mrstft+mel": "mrstft", "mel+ms": "ms", "mel+cqt": "cqt"}[kind]
+    assert terms[new_term] > 0
+
+
+def test_mel_kind_compares_left_with_left_on_stereo():
+    """auraloss folds channels into the batch: swapping L and R (each with its own content) is a big
+    error for "mel".  A loss that downmixed or pooled the channels would score the swap as 0."""
+    x = two_source_stereo()[None]
+    fn = losses.ReconstructionLoss("mel")
+    _, same = fn(x, x)
+    _, swapped = fn(x.flip(1), x)
+    assert same["mel"] < 1e-6 and swapped["mel"] > 0.3
+
+
+def test_lr_mel_is_blind_to_interchannel_phase_mid_side_is_not():
+    """Flipping R's polarity keeps every per-channel magnitude, so the L/R mel term stays ~0, but
+    it swaps mid and side, which the mid/side term must see."""
+    x = two_source_stereo()[None]
+    flipped = x * torch.tensor([1.0, -1.0])[None, :, None]
+    _, lr = losses.ReconstructionLoss("mel")(flipped, x)
+    _, ms = losses.ReconstructionLoss("mel+ms")(flipped, x)
+    assert lr["mel"] < 1e-4
+    assert ms["ms"] > 0.3
+
+
+def test_mid_side_penalises_mono_collapse_more_than_an_equal_lr_error():
+    """Two estimates that the L/R mel scores alike: the mix collapsed to mono, and a plain gain
+    change (which keeps the image).  The mid/side term must charge the collapse several times more."""
+    x = two_source_stereo()[None]
+    mono = x.mean(dim=1, keepdim=True).expand(-1, 2, -1).contiguous()
+    fn = losses.ReconstructionLoss("mel+ms")
+    _, t_mono = fn(mono, x)
+    gained = math.exp(-t_mono["mel"]) * x  # log-mel L1 of a gain g is |log g| in every bin
+    _, t_gain = fn(gained, x)
+    assert t_gain["mel"] == pytest.approx(t_mono["mel"], rel=0.1)
+    assert t_mono["ms"] > 3 * t_gain["ms"]
+
+
+def test_mel_ms_rejects_mono():
+    with pytest.raises(ValueError, match="stereo"):
+        losses.ReconstructionLoss("mel+ms")(speechlike(8000)[None], speechlike(8000)[None])
+
+
+def test_cqt_tells_a_bass_semitone_from_a_level_change_better_than_mel():
+    """E2 -> F2 (82.4 -> 87.3 Hz) against a -3 dB gain: the CQT term rates the wrong note about twice
+    the level change; the mel term (2048-point FFT at most, 7.8 Hz bins) clearly less so."""
+    cqt, mel = losses.CQTLoss(), losses.multires_mel()
+    ref = tone(87.31)[None, None]
+    wrong_note, quieter = tone(82.41)[None, None], 0.7 * ref
+    cqt_ratio = float(cqt(wrong_note, ref)) / float(cqt(quieter, ref))
+    mel_ratio = float(mel(wrong_note, ref)) / float(mel(quieter, ref))
+    assert cqt_ratio > 1.6 and cqt_ratio > 1.2 * mel_ratio
+
+
+def test_cqt_gradient_finite_on_digital_silence():
+    x_hat = torch.zeros(2, 1, 8000, requires_grad=True)
+    loss = losses.CQTLoss()(x_hat, torch.zeros(2, 1, 8000))
+    loss.backward()
+    assert float(loss.detach()) == 0.0 and torch.isfinite(x_hat.grad).all()
+
+
+def test_ild_error_zero_for_identical_and_6db_for_double_gain():
+    x = two_source_stereo()
+    assert metrics.ild_error_db(x, x) == pytest.approx(0.0, abs=1e-6)
+    double = metrics.ild_error_db(x * torch.tensor([[2.0], [1.0]]), x)
+    quadruple = metrics.ild_error_db(x * torch.tensor([[4.0], [1.0]]), x)
+    assert double == pytest.approx(20 * math.log10(2), abs=0.2)
+    assert quadruple == pytest.approx(2 * double, rel=0.05)
+
+
+def test_ild_error_sees_swap_and_mono_collapse_but_not_a_common_gain():
+    x = two_source_stereo()
+    assert metrics.ild_error_db(0.5 * x, x) < 0.01
+    mono = x.mean(dim=0, keepdim=True).expand(2, -1)
+    swapped = metrics.ild_error_db(x.flip(0), x)
+    assert swapped > 3.0 and metrics.ild_error_db(mono, x) > 3.0
+    assert swapped > metrics.ild_error_db(mono, x)  # a swap mirrors every ILD, a collapse zeroes it
+
+
+@pytest.mark.parametrize("shape", [(1, 8000), (8000,), (3, 8000), (1, 2, 8000)])
+def test_ild_error_rejects_non_stereo(shape):
+    with pytest.raises(ValueError, match="stereo"):
+        metrics.ild_error_db(torch.randn(shape), torch.randn(shape))
+
+
+def test_chroma_error_zero_for_identical_and_level_large_for_a_semitone():
+    x = tone(440)[None]
+    assert metrics.chroma_error(x, x) == pytest.approx(0.0, abs=1e-9)
+    assert metrics.chroma_error(0.5 * x, x) < 0.01  # frames are normalised: level does not count
+    assert metrics.chroma_error(tone(880)[None], x) < 0.1  # an octave is the same pitch class
+    semitone = metrics.chroma_error(tone(440 * 2 ** (1 / 12))[None], x)
+    quarter = metrics.chroma_error(tone(440 * 2 ** (1 / 24))[None], x)
+    assert semitone > 1.0 and 0.3 < quarter < semitone
+
+
+def test_chroma_error_skips_silent_reference_frames():
+    """A wrong note where the reference is silent barely counts (only the frames that straddle the
+    edge); counted, each silent frame would add 1 and the error would pass 0.45."""
+    ref = torch.cat([tone(440), torch.zeros(SR)])[None]
+    wrong_in_silence = torch.cat([tone(440), tone(523.25)])[None]
+    wrong_in_tone = torch.cat([tone(523.25), torch.zeros(SR)])[None]
+    assert metrics.chroma_error(wrong_in_silence, ref) < 0.3
+    assert metrics.chroma_error(wrong_in_tone, ref) > 1.5
+
+
+def test_stereo_width():
+    a = tone(220)
+    g = torch.Generator().manual_seed(0)
+    assert metrics.stereo_width(torch.stack([a, a])) < -100
+    assert metrics.stereo_width(torch.randn(2, SR, generator=g)) == pytest.approx(0.0, abs=0.5)
+    assert metrics.stereo_width(torch.stack([a, -a])) > 100
+    assert metrics.stereo_width(two_source_stereo()) < metrics.stereo_width(torch.randn(2, SR, generator=g))
+    with pytest.raises(ValueError, match="stereo"):
+        metrics.stereo_width(a[None])

@@ -12,6 +12,19 @@ def tiny_preset(steps=6):
                    train=replace(p.train, steps=steps, batch_size=2, checkpoint_every=3, warmup=2))
 
 
+def interrupted_then_resumed(p, stop_at, corpus, root):
+    """An "interrupted" run: train only to the step-``stop_at`` checkpoint, then resume it through
+    train_or_load (which must pick up last.pt and finish the job)."""
+    from course_lib import data
+
+    key = training.cache_key(p, data.corpus_hash(corpus))
+    bank = data.ClipBank.from_manifest(
+        corpus, data.select(data.read_manifest(corpus), split="train", domain="speech"))
+    model = training.new_model(p.model, p.train.seed)
+    training.train(model, bank, replace(p.train, steps=stop_at), ckpt_dir=root / key, progress=False)
+    return training.train_or_load(p, corpus=corpus, root=root, progress=False)
+
+
 def test_lr_schedule():
     cfg = presets.TrainConfig(steps=100, warmup=10, lr=1.0, min_lr_frac=0.1)
     assert training.lr_at(0, cfg) == 0.1 and training.lr_at(9, cfg) == 1.0
@@ -39,15 +52,7 @@ def test_same_seed_same_weights(fake_corpus, tmp_path):
 def test_resume_after_interruption_matches_uninterrupted(fake_corpus, tmp_path):
     p = tiny_preset(steps=6)
     full = training.train_or_load(p, corpus=fake_corpus, root=tmp_path / "full", progress=False)
-    # an "interrupted" run: train only to the step-3 checkpoint, then resume through train_or_load
-    from course_lib import data
-
-    key = training.cache_key(p, data.corpus_hash(fake_corpus))
-    bank = data.ClipBank.from_manifest(
-        fake_corpus, data.select(data.read_manifest(fake_corpus), split="train", domain="speech"))
-    model = training.new_model(p.model, p.train.seed)
-    training.train(model, bank, replace(p.train, steps=3), ckpt_dir=tmp_path / "res" / key, progress=False)
-    resumed = training.train_or_load(p, corpus=fake_corpus, root=tmp_path / "res", progress=False)
+    resumed = interrupted_then_resumed(p, 3, fake_corpus, tmp_path / "res")
     assert [round(h["loss"], 5) for h in resumed.history] == [round(h["loss"], 5) for h in full.history]
 
 
@@ -78,3 +83,21 @@ def test_reconstruct_shapes(fake_corpus, tmp_path):
     run = training.train_or_load(tiny_preset(2), corpus=fake_corpus, root=tmp_path, progress=False)
     out = training.reconstruct(run.model, [torch.randn(1, 5000) * 0.1])
     assert out[0].shape == (1, 5000)
+
+
+def test_adversarial_training_runs_and_resumes(fake_corpus, tmp_path):
+    p = tiny_preset(steps=4)
+    p = replace(p, train=replace(p.train, adv_weight=1.0, checkpoint_every=2))
+    run = training.train_or_load(p, corpus=fake_corpus, root=tmp_path / "ck", progress=False)
+    h = run.history[-1]
+    assert {"adv", "fm", "disc"} <= set(h) and all(map(lambda v: v == v, h.values()))  # logged, not NaN
+    # resume from the step-2 checkpoint reproduces the same losses (critic state is saved too)
+    resumed = interrupted_then_resumed(p, 2, fake_corpus, tmp_path / "res")
+    assert [round(x["loss"], 4) for x in resumed.history] == [round(x["loss"], 4) for x in run.history]
+
+
+def test_phone_topology_trains_on_phone_spans(fake_corpus, tmp_path):
+    p = tiny_preset(steps=2)
+    p = replace(p, model=replace(p.model, topology="phone", width=8))
+    run = training.train_or_load(p, corpus=fake_corpus, root=tmp_path / "ck", progress=False)
+    assert len(run.history) == 2 and run.model.cfg.topology == "phone"

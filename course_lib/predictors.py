@@ -1,0 +1,347 @@
+"""Small downstream models of a fixed budget: the course's stand-ins for the generator.
+
+An encoder is judged by how well *another model* can predict its latents.  The real generator
+(a TTS diffusion model, an AR language model) is far too big for a laptop, so every lesson uses the
+same small predictors with a fixed budget -- the same size, steps, batch and data -- and changes
+only the encoder.  Then a difference in predicted-latent quality is the encoder's doing.
+
+- ``ConditionalPredictor``: phones + durations + speaker -> latents, non-autoregressive (a
+  FastSpeech-like TTS in miniature).  Its frame-level features are pooled into *the encoder's own
+  coordinate system* (``Autoencoder.slot_index``), so one predictor serves every topology.
+  ``head="regression"`` predicts the mean; ``head="flow"`` is a tiny flow-matching head that
+  samples instead (rectified flow, a few Euler steps).
+- ``ARPredictor``: next-latent prediction with a Gaussian head (mean and log-variance), causal
+  convolutions; ``rollout`` generates freely from a prompt.
+
+Latents are standardised per channel (``LatentStats``) before prediction so that the losses of
+different encoders are comparable: a normalised MSE of 1.0 means "no better than the mean".
+
+One tensor through it:  labels -> phone ids (F,) per 10 ms frame -> embeddings (size, F)
+-> ConvNeXt at 100 Hz -> mean over each latent slot's frames (size, S) -> ConvNeXt -> z_hat (width, S)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from course_lib import data
+from course_lib.models import N_POSITION_FEATURES, Autoencoder, ConvNeXtBlock, span_mean, span_positions
+
+PAD = 0  # phone id used for padding; real phones start at 1
+
+
+@dataclass(frozen=True)
+class PredictorConfig:
+    """The fixed budget.  ``size`` is the one knob (channels of every layer); the rest stays put."""
+
+    size: int = 64
+    layers: int = 2  # ConvNeXt blocks at frame rate, and again at slot rate
+    steps: int = 300
+    batch_size: int = 8
+    lr: float = 2e-3
+    flow_steps: int = 8  # Euler steps when sampling the flow head
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Utterance:
+    """One clip as a predictor sees it (all at the STFT frame rate, 100 Hz, unless noted)."""
+
+    clip_id: str
+    z: torch.Tensor  # (width, slots): the encoder's latent (posterior mean), the target
+    phones: torch.Tensor  # (frames,) phone id of every frame (1..), the text with its durations
+    spans: torch.Tensor  # (frames,) phone index of every frame: the durations
+    slots: torch.Tensor  # (frames,) latent slot of every frame (Autoencoder.slot_index)
+    speaker: int
+    length: int  # samples
+
+
+@dataclass
+class LatentStats:
+    """Per-channel mean and std of the training latents."""
+
+    mean: torch.Tensor  # (width, 1)
+    std: torch.Tensor
+
+    @classmethod
+    def of(cls, utterances: list[Utterance]) -> LatentStats:
+        allz = torch.cat([u.z for u in utterances], dim=1)
+        return cls(allz.mean(dim=1, keepdim=True), allz.std(dim=1, keepdim=True).clamp_min(1e-5))
+
+    def norm(self, z: torch.Tensor) -> torch.Tensor:
+        return (z - self.mean) / self.std
+
+    def denorm(self, z: torch.Tensor) -> torch.Tensor:
+        return z * self.std + self.mean
+
+
+def phone_vocab(corpus, rows) -> dict[str, int]:
+    """Phone name -> id (from 1; 0 is padding), from the labels of ``rows``."""
+    names = set()
+    for _, r in rows.iterrows():
+        names.update(p["phone"] for p in data.load_labels(corpus, r)["phones"])
+    return {p: i + 1 for i, p in enumerate(sorted(names))}
+
+
+@torch.no_grad()
+def encode_utterances(model: Autoencoder, corpus, rows, vocab: dict[str, int], speakers: dict[str, int],
+                      progress: bool = True) -> list[Utterance]:
+    """Encode every clip of ``rows`` (whole utterances) into the predictor's training examples."""
+    model.eval()
+    hop = model.cfg.hop
+    out = []
+    for _, r in tqdm(list(rows.iterrows()), desc="encoding", disable=not progress, leave=False):
+        x = data.load_clip(corpus, r, model.cfg.channels)
+        padded = model.pad(x[None])
+        n_frames = padded.shape[-1] // hop
+        spans, names = data.phone_spans(data.load_labels(corpus, r), n_frames, hop / model.cfg.sample_rate)
+        z = model.encode(padded, sample=False, spans=spans[None]).mean[0]
+        ids = torch.tensor([vocab.get(p, PAD) for p in names])[spans]
+        slots = model.slot_index(n_frames, 1, spans[None])[0]
+        out.append(Utterance(r["clip_id"], z, ids, spans, slots, speakers.get(r["speaker"], 0), x.shape[-1]))
+    return out
+
+
+def _bucket(n: int, step: int) -> int:
+    return -(-n // step) * step
+
+
+def _batch(utts: list[Utterance], stats: LatentStats):
+    """Pad a list of utterances into tensors; padded frames go to a dump slot that is dropped.
+
+    Lengths are rounded up to buckets so that only a few tensor shapes ever occur: CPU convolution
+    backends (oneDNN) set up a kernel per new shape, which costs more than the step itself.
+    """
+    n_frames = _bucket(max(u.phones.shape[0] for u in utts), 128)
+    n_slots = _bucket(max(u.z.shape[1] for u in utts), 16)
+    b, width = len(utts), utts[0].z.shape[0]
+    phones = torch.full((b, n_frames), PAD, dtype=torch.long)
+    spans = torch.zeros(b, n_frames, dtype=torch.long)
+    slots = torch.full((b, n_frames), n_slots, dtype=torch.long)  # n_slots = the dump slot
+    z = torch.zeros(b, width, n_slots)
+    mask = torch.zeros(b, 1, n_slots)
+    for i, u in enumerate(utts):
+        f, s = u.phones.shape[0], u.z.shape[1]
+        phones[i, :f], spans[i, :f], slots[i, :f] = u.phones, u.spans, u.slots
+        spans[i, f:] = u.spans[-1] + 1
+        z[i, :, :s] = stats.norm(u.z)
+        mask[i, :, :s] = 1.0
+    speaker = torch.tensor([u.speaker for u in utts])
+    return phones, spans, slots, speaker, z, mask
+
+
+class ConditionalPredictor(nn.Module):
+    """Phones + durations + speaker -> latents in the encoder's coordinate system (non-AR)."""
+
+    def __init__(self, n_phones: int, n_speakers: int, width: int, has_global: bool = False,
+                 cfg: PredictorConfig = PredictorConfig(), head: str = "regression"):
+        super().__init__()
+        if head not in ("regression", "flow"):
+            raise ValueError(f"head must be 'regression' or 'flow', got {head!r}")
+        d = cfg.size
+        self.cfg, self.head_kind, self.has_global, self.width = cfg, head, has_global, width
+        self.phone = nn.Embedding(n_phones + 1, d, padding_idx=PAD)
+        self.speaker = nn.Embedding(max(n_speakers, 1), d)
+        self.position = nn.Conv1d(N_POSITION_FEATURES, d, 1)
+        self.frame_net = nn.Sequential(*[ConvNeXtBlock(d) for _ in range(cfg.layers)])
+        self.global_proj = nn.Linear(d, d)
+        self.slot_net = nn.Sequential(*[ConvNeXtBlock(d, kernel_size=3) for _ in range(cfg.layers)])
+        self.out = nn.Conv1d(d, width, 1) if head == "regression" else FlowHead(width, d)
+
+    def features(self, phones, spans, slots, speaker, n_slots: int) -> torch.Tensor:
+        """Conditioning features for every latent slot, (B, size, n_slots)."""
+        h = self.phone(phones).transpose(1, 2) + self.speaker(speaker)[:, :, None]
+        h = self.frame_net(h + self.position(span_positions(spans)))
+        pooled = span_mean(h, slots, n_slots + 1)[..., :n_slots]  # drop the dump slot
+        if self.has_global:  # slot 0 summarises the whole utterance
+            valid = (phones != PAD).float()[:, None]
+            g = (h * valid).sum(-1) / valid.sum(-1).clamp_min(1.0)
+            pooled = torch.cat([self.global_proj(g)[:, :, None], pooled[..., 1:]], dim=2)
+        return self.slot_net(pooled)
+
+    def loss(self, batch) -> torch.Tensor:
+        phones, spans, slots, speaker, z, mask = batch
+        c = self.features(phones, spans, slots, speaker, z.shape[-1])
+        if self.head_kind == "regression":
+            err = (self.out(c) - z).pow(2)
+        else:
+            err = self.out.loss(z, c)
+        return (err * mask).sum() / (mask.sum() * z.shape[1])
+
+    @torch.no_grad()
+    def predict(self, batch, generator: torch.Generator | None = None) -> torch.Tensor:
+        phones, spans, slots, speaker, z, mask = batch
+        c = self.features(phones, spans, slots, speaker, z.shape[-1])
+        if self.head_kind == "regression":
+            return self.out(c)
+        return self.out.sample(c, self.cfg.flow_steps, generator)
+
+
+class FlowHead(nn.Module):
+    """A tiny conditional flow-matching head (rectified flow): learns the velocity that carries
+    Gaussian noise to the latent, given the slot's conditioning.  Sampling integrates it with Euler.
+
+    Unlike a regression head it does not average the possible latents: it draws one of them.
+    """
+
+    def __init__(self, width: int, cond_dim: int, hidden: int | None = None):
+        super().__init__()
+        hidden = hidden or cond_dim
+        self.net = nn.Sequential(
+            nn.Conv1d(width + cond_dim + 16, hidden, 1), nn.GELU(),
+            nn.Conv1d(hidden, hidden, 3, padding=1), nn.GELU(),
+            nn.Conv1d(hidden, width, 1),
+        )
+
+    @staticmethod
+    def _time(t: torch.Tensor, n: int) -> torch.Tensor:  # (B,) -> (B, 16, n) sinusoidal embedding
+        freqs = torch.exp(torch.linspace(0, math.log(100.0), 8, device=t.device))
+        ang = t[:, None] * freqs[None] * math.pi
+        return torch.cat([ang.sin(), ang.cos()], dim=1)[:, :, None].expand(-1, -1, n)
+
+    def velocity(self, zt: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([zt, cond, self._time(t, zt.shape[-1])], dim=1))
+
+    def loss(self, z: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
+        """Per-element squared velocity error, (B, width, S)."""
+        noise = torch.randn_like(z)
+        t = torch.rand(z.shape[0], device=z.device)
+        zt = (1 - t[:, None, None]) * noise + t[:, None, None] * z
+        return (self.velocity(zt, t, cond) - (z - noise)).pow(2)
+
+    @torch.no_grad()
+    def sample(self, cond: torch.Tensor, steps: int = 8, generator: torch.Generator | None = None) -> torch.Tensor:
+        b, _, n = cond.shape
+        width = self.net[-1].out_channels
+        z = torch.randn(b, width, n, generator=generator).to(cond)
+        for i in range(steps):
+            t = torch.full((b,), i / steps, device=cond.device)
+            z = z + self.velocity(z, t, cond) / steps
+        return z
+
+
+class ARPredictor(nn.Module):
+    """Next-latent prediction with a Gaussian head: p(z_t | z_<t) = N(mu, sigma^2), causal convs."""
+
+    def __init__(self, width: int, cfg: PredictorConfig = PredictorConfig(), kernel: int = 3):
+        super().__init__()
+        d, self.kernel, self.cfg = cfg.size, kernel, cfg
+        self.inp = nn.Conv1d(width, d, 1)
+        self.convs = nn.ModuleList([nn.Conv1d(d, d, kernel, dilation=2 ** i) for i in range(cfg.layers)])
+        self.out = nn.Conv1d(d, 2 * width, 1)
+
+    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Given z (B, width, S), the Gaussian for every *next* position: mean, logvar (B, width, S)."""
+        h = self.inp(z)
+        for i, conv in enumerate(self.convs):
+            pad = (self.kernel - 1) * 2 ** i  # left padding only: position t never sees t+1
+            h = h + torch.nn.functional.gelu(conv(nn.functional.pad(h, (pad, 0))))
+        mean, logvar = self.out(h).chunk(2, dim=1)
+        return mean, logvar.clamp(-8.0, 4.0)
+
+    def loss(self, batch) -> torch.Tensor:
+        *_, z, mask = batch
+        mean, logvar = self(z[..., :-1])
+        target, m = z[..., 1:], mask[..., 1:]
+        nll = 0.5 * (logvar + (target - mean).pow(2) / logvar.exp() + math.log(2 * math.pi))
+        return (nll * m).sum() / (m.sum() * z.shape[1])
+
+    @torch.no_grad()
+    def predict(self, batch, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Teacher-forced: every slot predicted from the true past (slot 0 is copied)."""
+        *_, z, _ = batch
+        mean, _ = self(z[..., :-1])
+        return torch.cat([z[..., :1], mean], dim=-1)
+
+    @torch.no_grad()
+    def rollout(self, prompt: torch.Tensor, n: int, temperature: float = 0.0,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+        """Free-running generation of ``n`` slots after ``prompt`` (B, width, P), standardised units."""
+        z = prompt
+        for _ in range(n):
+            mean, logvar = self(z)
+            step = mean[..., -1:]
+            if temperature > 0:
+                noise = torch.randn(step.shape, generator=generator).to(step)
+                step = step + temperature * (0.5 * logvar[..., -1:]).exp() * noise
+            z = torch.cat([z, step], dim=-1)
+        return z[..., prompt.shape[-1]:]
+
+
+def train_predictor(predictor: nn.Module, utterances: list[Utterance], stats: LatentStats,
+                    progress: bool = True) -> list[float]:
+    """Train for the fixed budget in ``predictor.cfg``; returns the loss per step."""
+    cfg = predictor.cfg
+    gen = torch.Generator().manual_seed(cfg.seed)
+    opt = torch.optim.AdamW(predictor.parameters(), lr=cfg.lr, weight_decay=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
+                                                pct_start=max(0.1, 2.5 / cfg.steps))
+    predictor.train()
+    history = []
+    for _ in tqdm(range(cfg.steps), desc="predictor", disable=not progress, leave=False):
+        idx = torch.randint(len(utterances), (cfg.batch_size,), generator=gen).tolist()
+        loss = predictor.loss(_batch([utterances[i] for i in idx], stats))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(predictor.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        history.append(float(loss.detach()))
+    predictor.eval()
+    return history
+
+
+@torch.no_grad()
+def predict(predictor: nn.Module, utterances: list[Utterance], stats: LatentStats,
+            seed: int = 0) -> list[torch.Tensor]:
+    """z_hat for every utterance, in the encoder's units (width, slots)."""
+    predictor.eval()
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for u in utterances:
+        z_hat = predictor.predict(_batch([u], stats), generator=gen)[0, :, : u.z.shape[1]]
+        out.append(stats.denorm(z_hat))
+    return out
+
+
+def normalised_mse(z_hat: list[torch.Tensor], utterances: list[Utterance], stats: LatentStats) -> float:
+    """Mean squared error in standardised units: 1.0 = as good as predicting the mean latent."""
+    num = sum(float((stats.norm(p) - stats.norm(u.z)).pow(2).sum()) for p, u in zip(z_hat, utterances))
+    den = sum(u.z.numel() for u in utterances)
+    return num / den
+
+
+@dataclass
+class PredictionStudy:
+    """A predictor trained on one encoder's latents, and what it predicts for the evaluation clips."""
+
+    train: list[Utterance]
+    eval: list[Utterance]
+    stats: LatentStats
+    predictor: nn.Module
+    history: list[float]
+    z_hat: list[torch.Tensor]  # one per eval utterance, encoder units
+    nmse: float  # normalised MSE on the eval utterances (1.0 = predicting the mean)
+
+
+def study(model: Autoencoder, corpus, train_rows, eval_rows, vocab: dict[str, int], speakers: dict[str, int],
+          cfg: PredictorConfig = PredictorConfig(), head: str = "regression",
+          progress: bool = True) -> PredictionStudy:
+    """Encode the clips, train a ``ConditionalPredictor`` with the fixed budget ``cfg`` on the
+    training latents, and predict the evaluation latents from their phones, durations and speaker."""
+    train_u = encode_utterances(model, corpus, train_rows, vocab, speakers, progress)
+    eval_u = encode_utterances(model, corpus, eval_rows, vocab, speakers, progress)
+    stats = LatentStats.of(train_u)
+    torch.manual_seed(cfg.seed)
+    pred = ConditionalPredictor(len(vocab), len(speakers), model.cfg.width, model.cfg.has_global, cfg, head)
+    history = train_predictor(pred, train_u, stats, progress)
+    z_hat = predict(pred, eval_u, stats, cfg.seed)
+    return PredictionStudy(train_u, eval_u, stats, pred, history, z_hat, normalised_mse(z_hat, eval_u, stats))

@@ -1,0 +1,144 @@
+"""Predictors (the fixed-budget stand-in generators) and the decode-path table."""
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from course_lib import data, decode_paths, metrics
+from course_lib import predictors as P
+from course_lib.models import Autoencoder, ModelConfig
+
+SMALL = dict(dim=32, enc_blocks=(1, 1), dec_blocks=(1, 1))
+TINY = P.PredictorConfig(size=16, layers=1, steps=60, batch_size=4, lr=5e-3)
+
+
+def synthetic_utterances(n=24, width=4, seed=0):
+    """Latents that are an exact function of the phone ids: a predictor must learn them."""
+    g = torch.Generator().manual_seed(seed)
+    table = torch.randn(6, width, generator=g)
+    out = []
+    for i in range(n):
+        frames = 40 + 4 * (i % 5)
+        spans = torch.arange(frames) // 8
+        phones = (torch.randint(1, 6, (int(spans.max()) + 1,), generator=g))[spans]
+        slots = spans.clone()
+        z = torch.stack([table[phones[spans == k][0]] for k in range(int(spans.max()) + 1)], dim=1)
+        out.append(P.Utterance(str(i), z, phones, spans, slots, i % 3, frames * 160))
+    return out
+
+
+@pytest.mark.parametrize("head", ["regression", "flow"])
+def test_conditional_predictor_learns_a_learnable_mapping(head):
+    utts = synthetic_utterances()
+    stats = P.LatentStats.of(utts)
+    torch.manual_seed(0)
+    # a flow learns a whole distribution: it needs more steps than a regression to the mean
+    cfg = TINY if head == "regression" else P.PredictorConfig(size=16, layers=1, steps=300, batch_size=4, lr=1e-2)
+    pred = P.ConditionalPredictor(6, 3, 4, cfg=cfg, head=head)
+    hist = P.train_predictor(pred, utts, stats, progress=False)
+    assert len(hist) == cfg.steps and all(math.isfinite(h) for h in hist)
+    z_hat = P.predict(pred, utts[:6], stats)
+    assert [z.shape for z in z_hat] == [u.z.shape for u in utts[:6]]
+    nmse = P.normalised_mse(z_hat, utts[:6], stats)
+    assert nmse < 0.6  # far better than predicting the mean (1.0)
+
+
+def test_normalised_mse_is_one_for_the_mean():
+    utts = synthetic_utterances()
+    stats = P.LatentStats.of(utts)
+    mean_pred = [stats.mean.expand_as(u.z) for u in utts]
+    assert P.normalised_mse(mean_pred, utts, stats) == pytest.approx(1.0, abs=0.1)
+    assert P.normalised_mse([u.z for u in utts], utts, stats) == 0.0
+
+
+def test_ar_predictor_is_causal_and_learns():
+    pred = P.ARPredictor(4, TINY)
+    z = torch.randn(1, 4, 30)
+    mean1, _ = pred(z)
+    z2 = z.clone()
+    z2[..., 20:] += 5.0
+    mean2, _ = pred(z2)
+    assert torch.allclose(mean1[..., :20], mean2[..., :20])  # the future never leaks back
+    assert not torch.allclose(mean1[..., 20:], mean2[..., 20:])
+    # a smooth, predictable sequence: the NLL must fall
+    t = torch.arange(40.0)
+    utts = [P.Utterance(str(i), torch.stack([torch.sin(0.3 * t + i + k) for k in range(4)]),
+                        torch.ones(80, dtype=torch.long), torch.zeros(80, dtype=torch.long),
+                        torch.arange(80) // 2, 0, 12800) for i in range(16)]
+    hist = P.train_predictor(pred, utts, P.LatentStats.of(utts), progress=False)
+    assert np.mean(hist[-10:]) < np.mean(hist[:10]) - 0.3
+    assert pred.rollout(torch.zeros(2, 4, 5), 7).shape == (2, 4, 7)
+
+
+def test_head_name_is_checked():
+    with pytest.raises(ValueError, match="regression"):
+        P.ConditionalPredictor(4, 2, 4, head="diffusion")
+
+
+@pytest.mark.parametrize("topology", ["grid", "phone", "global+frame"])
+def test_encode_utterances_on_a_corpus(fake_corpus, topology):
+    df = data.read_manifest(fake_corpus)
+    rows = data.select(df, domain="speech")
+    vocab = P.phone_vocab(fake_corpus, rows)
+    assert vocab == {"a": 1, "b": 2, "pau": 3}
+    m = Autoencoder(ModelConfig(topology=topology, latent_rate=25.0, width=8, **SMALL))
+    utts = P.encode_utterances(m, fake_corpus, rows, vocab, {"spk0": 0, "spk1": 1}, progress=False)
+    u = utts[0]
+    assert u.phones.shape == u.spans.shape == u.slots.shape
+    assert int(u.slots.max()) == u.z.shape[1] - 1  # every latent slot has frames
+    assert set(u.phones.tolist()) <= {1, 2, 3}
+    stats = P.LatentStats.of(utts)
+    pred = P.ConditionalPredictor(len(vocab), 2, 8, m.cfg.has_global, TINY)
+    z_hat = P.predict(pred, utts, stats)
+    audio = decode_paths.decode_latents(m, z_hat, [u.length for u in utts], [u.spans for u in utts])
+    assert all(a.shape == (1, u.length) for a, u in zip(audio, utts))
+
+
+def test_path_table_and_gap():
+    g = torch.Generator().manual_seed(0)
+    t = torch.arange(16000) / 16000
+    refs = [(0.3 * torch.sin(2 * math.pi * 200 * t) + 0.01 * torch.randn(16000, generator=g))[None]]
+    close = [refs[0] + 0.01 * torch.randn(1, 16000, generator=g)]
+    far = [refs[0] + 0.2 * torch.randn(1, 16000, generator=g)]
+    table = decode_paths.path_table(refs, {decode_paths.ORACLE: close, decode_paths.PREDICTED: far},
+                                    speech=False, extra={"timbre": metrics.timbre_distance,
+                                                         "n": decode_paths.per_path(lambda e, r: len(e))})
+    assert isinstance(table, pd.DataFrame) and table.loc[decode_paths.ORACLE, "n"] == 1
+    assert decode_paths.predicted_latent_gap(table, "mel_dist") > 0
+    assert decode_paths.predicted_latent_gap(table, "si_sdr") > 0  # higher-is-better flips sign
+    with pytest.raises(ValueError, match="has 2 clips for 1"):
+        decode_paths.path_table(refs, {"x": close * 2}, speech=False)
+
+
+def harmonic(f0, seconds=1.0, sr=16000, phase_seed=None):
+    t = torch.arange(int(seconds * sr)) / sr
+    g = torch.Generator().manual_seed(phase_seed or 0)
+    phases = torch.rand(8, generator=g) * 2 * math.pi if phase_seed else torch.zeros(8)
+    return sum(0.3 / h * torch.sin(2 * math.pi * h * f0 * t + phases[h - 1]) for h in range(1, 9))[None]
+
+
+def test_f0_tracker_is_right_and_phase_blind():
+    track = metrics.f0_track(harmonic(150.0))
+    assert np.median(np.abs(1200 * np.log2(track[5:-5] / 150.0))) < 30
+    # same harmonics, scrambled phases: same pitch
+    assert metrics.f0_error_cents(harmonic(150.0, phase_seed=3), harmonic(150.0)) < 30
+    # a tone a fifth up (702 cents)
+    assert metrics.f0_error_cents(harmonic(225.0), harmonic(150.0)) == pytest.approx(702, abs=60)
+    assert math.isnan(metrics.f0_error_cents(harmonic(150.0), harmonic(150.0), voiced=np.zeros(200, bool)))
+
+
+def test_timbre_and_alignment():
+    x = harmonic(150.0)
+    assert metrics.timbre_distance(x, x) == pytest.approx(0.0, abs=1e-4)
+    brighter = x + 0.05 * torch.sin(2 * math.pi * 3000 * torch.arange(16000) / 16000)[None]
+    assert metrics.timbre_distance(brighter, x) > 1.0
+    # a signal whose second half is delayed by 100 ms drifts; the same signal does not
+    g = torch.Generator().manual_seed(0)
+    env = torch.repeat_interleave(torch.rand(20, generator=g), 800)
+    y = env * torch.randn(16000, generator=g)
+    shifted = torch.cat([y[:8000], torch.zeros(1600), y[8000:14400]])
+    assert metrics.alignment_drift_ms(y[None], y[None]) == 0.0
+    assert metrics.alignment_drift_ms(shifted[None], y[None]) > 20.0
