@@ -22,14 +22,18 @@ One tensor through it:  labels -> phone ids (F,) per 10 ms frame -> embeddings (
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
 from course_lib import data
+from course_lib.files import atomic_write
 from course_lib.models import N_POSITION_FEATURES, Autoencoder, ConvNeXtBlock, span_mean, span_positions
 
 PAD = 0  # phone id used for padding; real phones start at 1
@@ -321,27 +325,53 @@ def normalised_mse(z_hat: list[torch.Tensor], utterances: list[Utterance], stats
 
 @dataclass
 class PredictionStudy:
-    """A predictor trained on one encoder's latents, and what it predicts for the evaluation clips."""
+    """A predictor trained on one encoder's latents, and what it predicts for the evaluation clips.
 
-    train: list[Utterance]
+    ``train`` and ``predictor`` are None when the study was loaded from its cache (see ``study``).
+    """
+
+    train: list[Utterance] | None
     eval: list[Utterance]
     stats: LatentStats
-    predictor: nn.Module
+    predictor: nn.Module | None
     history: list[float]
     z_hat: list[torch.Tensor]  # one per eval utterance, encoder units
     nmse: float  # normalised MSE on the eval utterances (1.0 = predicting the mean)
+    loaded: bool = False
+
+
+def study_key(cfg: PredictorConfig, head: str, train_rows, eval_rows, vocab: dict, speakers: dict) -> str:
+    """Hash of everything besides the encoder that determines a study's predictions."""
+    blob = json.dumps({"cfg": cfg.to_dict(), "head": head, "train": list(train_rows["clip_id"]),
+                       "eval": list(eval_rows["clip_id"]), "vocab": vocab, "speakers": speakers}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
 def study(model: Autoencoder, corpus, train_rows, eval_rows, vocab: dict[str, int], speakers: dict[str, int],
           cfg: PredictorConfig = PredictorConfig(), head: str = "regression",
-          progress: bool = True) -> PredictionStudy:
+          progress: bool = True, cache_dir=None) -> PredictionStudy:
     """Encode the clips, train a ``ConditionalPredictor`` with the fixed budget ``cfg`` on the
-    training latents, and predict the evaluation latents from their phones, durations and speaker."""
-    train_u = encode_utterances(model, corpus, train_rows, vocab, speakers, progress)
+    training latents, and predict the evaluation latents from their phones, durations and speaker.
+
+    With ``cache_dir`` (the encoder's checkpoint directory: its key covers the encoder and the
+    corpus) the predictions are saved atomically and a re-run only encodes the evaluation clips.
+    """
     eval_u = encode_utterances(model, corpus, eval_rows, vocab, speakers, progress)
+    path = None
+    if cache_dir is not None:
+        path = Path(cache_dir) / f"study-{study_key(cfg, head, train_rows, eval_rows, vocab, speakers)}.pt"
+        if path.exists():
+            st = torch.load(path, weights_only=True)
+            stats = LatentStats(st["mean"], st["std"])
+            return PredictionStudy(None, eval_u, stats, None, st["history"], st["z_hat"], st["nmse"], loaded=True)
+    train_u = encode_utterances(model, corpus, train_rows, vocab, speakers, progress)
     stats = LatentStats.of(train_u)
     torch.manual_seed(cfg.seed)
     pred = ConditionalPredictor(len(vocab), len(speakers), model.cfg.width, model.cfg.has_global, cfg, head)
     history = train_predictor(pred, train_u, stats, progress)
     z_hat = predict(pred, eval_u, stats, cfg.seed)
-    return PredictionStudy(train_u, eval_u, stats, pred, history, z_hat, normalised_mse(z_hat, eval_u, stats))
+    nmse = normalised_mse(z_hat, eval_u, stats)
+    if path is not None:
+        atomic_write(path, lambda tmp: torch.save({"z_hat": z_hat, "nmse": nmse, "history": history,
+                                                   "mean": stats.mean, "std": stats.std}, tmp))
+    return PredictionStudy(train_u, eval_u, stats, pred, history, z_hat, nmse)

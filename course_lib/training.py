@@ -136,7 +136,7 @@ def cache_key(preset: Preset, corpus_hash: str) -> str:
 @dataclass
 class TrainedModel:
     model: Autoencoder
-    info: dict  # key, preset, corpus_hash, train_seconds, steps_per_s, loaded (bool)
+    info: dict  # key, preset, corpus_hash, train_seconds, steps_per_s, loaded (bool), dir (checkpoint dir)
     history: list[dict]
 
 
@@ -154,7 +154,7 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
         state = torch.load(final, weights_only=True, map_location="cpu")
         model.load_state_dict(state["model"])
         info = json.loads((ckpt_dir / "info.json").read_text())
-        return TrainedModel(model.eval(), {**info, "loaded": True}, state["history"])
+        return TrainedModel(model.eval(), {**info, "loaded": True, "dir": str(ckpt_dir)}, state["history"])
     df = data.read_manifest(corpus)
     rows = data.select(df, split="train", domain=preset.train.domain, condition=preset.train.condition)
     bank = data.ClipBank.from_manifest(corpus, rows, channels=preset.model.channels,
@@ -169,7 +169,7 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
     atomic_save({"model": model.state_dict(), "history": history}, final)
     atomic_write_text(json.dumps(info, indent=1, default=str), ckpt_dir / "info.json")
     (ckpt_dir / "last.pt").unlink(missing_ok=True)
-    return TrainedModel(model.eval(), {**info, "loaded": False}, history)
+    return TrainedModel(model.eval(), {**info, "loaded": False, "dir": str(ckpt_dir)}, history)
 
 
 def new_model(cfg: ModelConfig, seed: int) -> Autoencoder:

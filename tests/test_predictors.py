@@ -1,6 +1,7 @@
 """Predictors (the fixed-budget stand-in generators) and the decode-path table."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -142,3 +143,20 @@ def test_timbre_and_alignment():
     shifted = torch.cat([y[:8000], torch.zeros(1600), y[8000:14400]])
     assert metrics.alignment_drift_ms(y[None], y[None]) == 0.0
     assert metrics.alignment_drift_ms(shifted[None], y[None]) > 20.0
+
+
+def test_study_is_cached_next_to_the_encoder(fake_corpus, tmp_path):
+    df = data.read_manifest(fake_corpus)
+    rows = data.select(df, domain="speech")
+    train_rows, eval_rows = rows.iloc[:4], rows.iloc[4:]
+    vocab = P.phone_vocab(fake_corpus, rows)
+    m = Autoencoder(ModelConfig(latent_rate=25.0, width=8, **SMALL))
+    first = P.study(m, fake_corpus, train_rows, eval_rows, vocab, {"spk0": 0}, TINY, progress=False,
+                    cache_dir=tmp_path)
+    again = P.study(m, fake_corpus, train_rows, eval_rows, vocab, {"spk0": 0}, TINY, progress=False,
+                    cache_dir=tmp_path)
+    assert not first.loaded and again.loaded and again.predictor is None
+    assert all(torch.equal(a, b) for a, b in zip(first.z_hat, again.z_hat)) and again.nmse == first.nmse
+    other = P.study(m, fake_corpus, train_rows, eval_rows, vocab, {"spk0": 0}, replace(TINY, steps=5),
+                    progress=False, cache_dir=tmp_path)
+    assert not other.loaded  # a different budget is a different study
