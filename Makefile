@@ -2,6 +2,7 @@
 #   make course   build the corpus and execute every notebook (PRESET=auto: gpu if CUDA, else cpu)
 #   make test     ruff + unit tests + every notebook in the smoke preset + nbval   (the CI command)
 #   make lab      JupyterLab on 127.0.0.1 with the course kernel
+#   make pretrain train every checkpoint of notebooks 00-02 ahead of time (JOBS=8 on one GPU)
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ PRESET ?= auto
 SEED ?= 0
 PYTEST_NET := --allow-hosts=127.0.0.1,localhost,::1
 
-.PHONY: setup corpus course test lint unit notebooks-smoke nbval lab bench clean
+.PHONY: setup corpus course pretrain test lint unit notebooks-smoke nbval lab bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -19,6 +20,10 @@ corpus: setup
 
 course: corpus
 	$(PY) -m course_lib.run_notebooks --preset $(PRESET) --seed $(SEED) --out build/course --html
+
+# Train every checkpoint of 00-02 ahead of a workshop (JOBS processes side by side; 6-8 on one GPU).
+pretrain: corpus
+	$(PY) data_scripts/pretrain.py --preset $(PRESET) --seed $(SEED) --jobs $${JOBS:-2}
 
 lint: setup
 	$(VENV)/bin/ruff check course_lib data_scripts tests benchmarks

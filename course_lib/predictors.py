@@ -280,10 +280,23 @@ class ARPredictor(nn.Module):
         return z[..., prompt.shape[-1]:]
 
 
+def _to(batch: tuple, device) -> tuple:
+    return tuple(t.to(device) for t in batch)
+
+
+def default_device() -> str:
+    """Predictors are small: a GPU when there is one, else the CPU."""
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def train_predictor(predictor: nn.Module, utterances: list[Utterance], stats: LatentStats,
-                    progress: bool = True) -> list[float]:
-    """Train for the fixed budget in ``predictor.cfg``; returns the loss per step."""
+                    progress: bool = True, device: str = "cpu") -> list[float]:
+    """Train for the fixed budget in ``predictor.cfg`` on ``device``; returns the loss per step.
+
+    The predictor is left on ``device``; batches are built on the CPU and moved.
+    """
     cfg = predictor.cfg
+    predictor.to(device)
     gen = torch.Generator().manual_seed(cfg.seed)
     opt = torch.optim.AdamW(predictor.parameters(), lr=cfg.lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
@@ -292,7 +305,7 @@ def train_predictor(predictor: nn.Module, utterances: list[Utterance], stats: La
     history = []
     for _ in tqdm(range(cfg.steps), desc="predictor", disable=not progress, leave=False):
         idx = torch.randint(len(utterances), (cfg.batch_size,), generator=gen).tolist()
-        loss = predictor.loss(_batch([utterances[i] for i in idx], stats))
+        loss = predictor.loss(_to(_batch([utterances[i] for i in idx], stats), device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(predictor.parameters(), 1.0)
@@ -306,12 +319,13 @@ def train_predictor(predictor: nn.Module, utterances: list[Utterance], stats: La
 @torch.no_grad()
 def predict(predictor: nn.Module, utterances: list[Utterance], stats: LatentStats,
             seed: int = 0) -> list[torch.Tensor]:
-    """z_hat for every utterance, in the encoder's units (width, slots)."""
+    """z_hat for every utterance, in the encoder's units (width, slots), on the CPU."""
     predictor.eval()
+    device = next(predictor.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     out = []
     for u in utterances:
-        z_hat = predictor.predict(_batch([u], stats), generator=gen)[0, :, : u.z.shape[1]]
+        z_hat = predictor.predict(_to(_batch([u], stats), device), generator=gen)[0, :, : u.z.shape[1]].cpu()
         out.append(stats.denorm(z_hat))
     return out
 
@@ -349,7 +363,7 @@ def study_key(cfg: PredictorConfig, head: str, train_rows, eval_rows, vocab: dic
 
 def study(model: Autoencoder, corpus, train_rows, eval_rows, vocab: dict[str, int], speakers: dict[str, int],
           cfg: PredictorConfig = PredictorConfig(), head: str = "regression",
-          progress: bool = True, cache_dir=None) -> PredictionStudy:
+          progress: bool = True, cache_dir=None, device: str | None = None) -> PredictionStudy:
     """Encode the clips, train a ``ConditionalPredictor`` with the fixed budget ``cfg`` on the
     training latents, and predict the evaluation latents from their phones, durations and speaker.
 
@@ -368,8 +382,9 @@ def study(model: Autoencoder, corpus, train_rows, eval_rows, vocab: dict[str, in
     stats = LatentStats.of(train_u)
     torch.manual_seed(cfg.seed)
     pred = ConditionalPredictor(len(vocab), len(speakers), model.cfg.width, model.cfg.has_global, cfg, head)
-    history = train_predictor(pred, train_u, stats, progress)
+    history = train_predictor(pred, train_u, stats, progress, device or default_device())
     z_hat = predict(pred, eval_u, stats, cfg.seed)
+    pred.cpu()
     nmse = normalised_mse(z_hat, eval_u, stats)
     if path is not None:
         atomic_write(path, lambda tmp: torch.save({"z_hat": z_hat, "nmse": nmse, "history": history,

@@ -64,6 +64,10 @@ def train(
     With ``ckpt_dir``, the full state (model, optimiser, sampler RNG, step, history) is saved
     atomically every ``cfg.checkpoint_every`` steps to ``last.pt``, and training resumes from it.
     """
+    if str(device).startswith("cuda"):  # TF32 matmuls/convs: ~free accuracy-wise, much faster on recent GPUs
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True  # crops have one fixed shape, so autotuning pays once
     model.to(device).train()
     loss_fn = ReconstructionLoss(cfg.loss, model.cfg.sample_rate, cfg.l1_weight).to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=1e-2)
@@ -77,7 +81,7 @@ def train(
     start, history = 0, []
     last = Path(ckpt_dir) / "last.pt" if ckpt_dir else None
     if last is not None and last.exists():
-        state = torch.load(last, weights_only=True, map_location=device)
+        state = torch.load(last, weights_only=True, map_location="cpu")  # the RNG state must stay on the CPU
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         if adv is not None:

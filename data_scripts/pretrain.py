@@ -1,0 +1,105 @@
+"""Train, ahead of time, every autoencoder the notebooks load: ``python data_scripts/pretrain.py --preset gpu``.
+
+Why: a workshop teacher wants every checkpoint ready before the room fills, and on one GPU the
+course's small models leave the card mostly idle (each step is a few dozen tiny kernels), so
+several training processes side by side finish the sweeps of 01 and 02 far sooner than one
+after another.  Each job is ``training.train_or_load`` -- the same cache the notebooks use, so a
+notebook run afterwards loads instead of training.  Jobs start longest first.
+
+    python data_scripts/pretrain.py --preset gpu --notebooks 00 01 02 --jobs 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+if str(REPO_ROOT) not in sys.path:
+    sys.path.insert(0, str(REPO_ROOT))
+
+from course_lib import presets  # noqa: E402
+
+
+def jobs_for(notebooks: list[str], preset: str, seed: int) -> dict[str, presets.Preset]:
+    """Every (label -> Preset) the given notebooks train, without duplicates."""
+    jobs: dict[str, presets.Preset] = {}
+    for nb in notebooks:
+        if nb == "00":
+            jobs["00 · oracle"] = presets.get(preset, seed)
+        elif nb == "01":
+            jobs.update({f"01 · {k}": p for k, p in presets.topology_sweep(preset, seed).items()})
+        elif nb == "02":
+            jobs.update({f"02 · {k}": p for k, p in presets.loss_ablation(preset, seed).items()})
+        else:
+            raise ValueError(f"notebook {nb!r} trains nothing here; choose from 00, 01, 02")
+    return jobs
+
+
+def _cost(p: presets.Preset) -> float:
+    """Rough relative cost: steps x batch x model width x channels (orders jobs, longest first)."""
+    return p.train.steps * p.train.batch_size * p.train.segment_s * p.model.dim * p.model.channels \
+        * (2.0 if p.train.adv_weight > 0 else 1.0)
+
+
+def _train_one(label: str, preset: presets.Preset, threads: int) -> dict:
+    import torch
+
+    from course_lib import training
+
+    torch.set_num_threads(threads)
+    t0 = time.time()
+    try:
+        run = training.train_or_load(preset, progress=False)
+    except Exception as err:  # one broken job must not take the others down; report it instead
+        return {"label": label, "error": f"{type(err).__name__}: {err}", "seconds": round(time.time() - t0, 1)}
+    return {"label": label, "loaded": run.info["loaded"], "seconds": round(time.time() - t0, 1),
+            "steps_per_s": round(run.info["steps_per_s"], 2), "device": run.info.get("device", "?")}
+
+
+def pretrain(preset: str, notebooks: list[str], seed: int = 0, jobs: int = 4, threads: int | None = None,
+             only: str | None = None) -> list[dict]:
+    """Train (or find cached) every checkpoint of ``notebooks`` in ``jobs`` processes; returns one row per job."""
+    preset = presets.resolve(preset)
+    todo = jobs_for(notebooks, preset, seed)
+    if only:
+        todo = {k: p for k, p in todo.items() if only in k}
+    order = sorted(todo, key=lambda k: -_cost(todo[k]))
+    threads = threads or max(1, (os.cpu_count() or 2) // max(jobs, 1))
+    print(f"pretrain: {len(order)} checkpoints for notebooks {' '.join(notebooks)} in preset {preset}, "
+          f"{jobs} processes x {threads} threads", flush=True)
+    rows = []
+    ctx = mp.get_context("spawn")  # CUDA cannot be used in forked children
+    with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+        futures = {pool.submit(_train_one, k, todo[k], threads): k for k in order}
+        for fut in as_completed(futures):
+            row = fut.result()
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="auto")
+    ap.add_argument("--notebooks", nargs="+", default=["00", "01", "02"])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jobs", type=int, default=2, help="training processes side by side (one GPU: 4-8)")
+    ap.add_argument("--threads", type=int, default=None, help="CPU threads per process")
+    ap.add_argument("--only", default=None, help="train only the jobs whose label contains this text")
+    args = ap.parse_args(argv)
+    t0 = time.time()
+    rows = pretrain(args.preset, args.notebooks, args.seed, args.jobs, args.threads, args.only)
+    print(f"pretrain: done in {time.time() - t0:.0f} s")
+    if any("error" in r for r in rows):
+        raise SystemExit("pretrain: some jobs failed (see the rows above)")
+
+
+if __name__ == "__main__":
+    main()
