@@ -1,11 +1,24 @@
 """The decode-path table: every way a latent can reach the decoder, scored with the same metrics.
 
-    D(E(x))   the oracle: the latent came from the encoder          (how good the codec is)
-    D(z_hat)  the latent came from a downstream predictor           (how good generation can be)
+    D(E(x))            the oracle: the latent came from the encoder    (how good the codec is)
+    D(sample q(z|x))   a posterior sample instead of its mean          (does the decoder tolerate
+                       the encoder's own uncertainty?  = D(E(x)) for a deterministic bottleneck)
+    D(E(x)+ε)          the oracle latent plus noise the size of the predictor's measured errors,
+                       per channel                                     (is the decoder robust to
+                       errors of that size when they carry no structure?)
+    D(ẑ)               the latent came from a downstream predictor     (how good generation can be)
+    D(project(ẑ))      the prediction pulled back onto the encoder's manifold first
 
-The difference between the two rows is the *predicted-latent gap*: what the generator's errors
-cost once decoded.  A codec is judged by the first row; an interface by the second.  Notebook 03
-adds the rows in between (posterior samples, calibrated noise, projection onto the manifold).
+The difference between D(ẑ) and D(E(x)) is the *predicted-latent gap*: what the generator's errors
+cost once decoded.  A codec is judged by the first row; an interface by the fourth.  The middle
+rows say *why* the gap is what it is: if D(E(x)+ε) is nearly as bad as D(ẑ), the decoder is
+simply fragile to errors of that size (train it with such noise); if it is fine but D(ẑ) is bad,
+the predictor's errors are structured (off-manifold), which ``project`` can partly undo.
+
+``project`` here is a small denoiser (``Projector``) trained on E(x) + noise -> E(x) over the
+training latents.  We chose a learned denoiser over a nearest-neighbour step because a single
+latent frame's nearest training frame ignores its neighbours (context), while a convolutional
+denoiser sees a few frames either side -- and it is the same object a diffusion decoder learns.
 """
 
 from __future__ import annotations
@@ -15,12 +28,17 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 
 from course_lib import metrics
 from course_lib.models import Autoencoder
 
 ORACLE = "D(E(x))"
+SAMPLED = "D(sample q(z|x))"
+NOISY = "D(E(x)+ε)"
 PREDICTED = "D(ẑ)"
+PROJECTED = "D(project(ẑ))"
+ROWS = (ORACLE, SAMPLED, NOISY, PREDICTED, PROJECTED)
 # For these columns lower is better; for the rest (SI-SDR, PESQ, STOI, probe accuracy) higher is.
 LOWER_IS_BETTER = {"mel_dist", "mrstft", "f0_cents", "drift_ms"}
 
@@ -80,3 +98,161 @@ def oracle_and_predicted(model: Autoencoder, study) -> dict[str, list[torch.Tens
     spans = [u.spans for u in study.eval]
     return {ORACLE: decode_latents(model, [u.z for u in study.eval], lengths, spans),
             PREDICTED: decode_latents(model, study.z_hat, lengths, spans)}
+
+
+def residual_corr(study) -> torch.Tensor:
+    """Per-channel lag-1 autocorrelation of the predictor's errors along time, (width,).
+
+    A predictor's errors are slow (a whole phone's worth of latent off in the same direction), not
+    white: noise that matches only their size is easy for a convolutional decoder to average away.
+    """
+    num = den = 0.0
+    for zh, u in zip(study.z_hat, study.eval):
+        r = zh - u.z
+        r = r - r.mean(dim=1, keepdim=True)
+        num = num + (r[:, 1:] * r[:, :-1]).sum(dim=1)
+        den = den + (r * r).sum(dim=1)
+    return (num / den.clamp_min(1e-12)).clamp(0.0, 0.99)
+
+
+def calibrated_noise(shape: tuple[int, ...], std: torch.Tensor, corr: torch.Tensor | None = None,
+                     generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+    """Gaussian noise (..., width, slots) with per-channel ``std`` and, when given, per-channel lag-1
+    correlation ``corr`` along the last axis (an AR(1) process with stationary variance std^2)."""
+    white = torch.randn(shape, generator=generator).to(device or std.device)
+    std = std.to(white.device).reshape(-1, 1)
+    if corr is None:
+        return white * std
+    rho = corr.to(white.device).reshape(-1, 1)
+    out = torch.empty_like(white)
+    out[..., 0] = white[..., 0]
+    innov = torch.sqrt(1 - rho[:, 0] ** 2)
+    for t in range(1, white.shape[-1]):  # a short loop over slots: tens to hundreds per clip
+        out[..., t] = rho[:, 0] * out[..., t - 1] + innov * white[..., t]
+    return out * std
+
+
+def residual_std(study) -> torch.Tensor:
+    """Per-channel std of the predictor's errors ẑ - E(x) on the evaluation utterances, (width,):
+    the size of noise that D(E(x)+ε) adds, "calibrated" to what the generator actually gets wrong."""
+    res = torch.cat([(zh - u.z) for zh, u in zip(study.z_hat, study.eval)], dim=1)
+    return res.std(dim=1)
+
+
+class Projector(nn.Module):
+    """A small latent denoiser: (noisy z, standardised) -> clean z.  Two residual conv layers see a
+    few slots either side.  Trained by ``train_projector``; applied by ``project``."""
+
+    def __init__(self, width: int, size: int = 128, kernel: int = 5):
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv1d(width, size, kernel, padding=kernel // 2), nn.GELU(),
+            nn.Conv1d(size, size, kernel, padding=kernel // 2), nn.GELU(),
+            nn.Conv1d(size, width, 1),
+        )
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return z + self.net(z)  # predict the correction, so an on-manifold latent passes unchanged
+
+
+def train_projector(latents: list[torch.Tensor], noise_std: torch.Tensor, steps: int = 400, batch: int = 16,
+                    crop: int = 48, lr: float = 2e-3, seed: int = 0, progress: bool = False) -> Projector:
+    """Train a ``Projector`` on clean latents (each (width, slots)) corrupted by Gaussian noise of
+    per-channel std ``noise_std`` times a random scale in [0, 1.5] (so it also learns to leave
+    nearly clean latents alone).  Works in standardised units; returns the projector in eval mode
+    with the standardisation stored on it."""
+    from tqdm.auto import tqdm
+
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    cat = torch.cat(latents, dim=1)
+    mean, std = cat.mean(dim=1, keepdim=True), cat.std(dim=1, keepdim=True).clamp_min(1e-5)
+    width = cat.shape[0]
+    proj = Projector(width)
+    proj.register_buffer("mean", mean)
+    proj.register_buffer("std", std)
+    sigma = (noise_std.reshape(width, 1) / std)  # noise in standardised units
+    long = [z for z in latents if z.shape[1] >= crop] or latents
+    opt = torch.optim.AdamW(proj.parameters(), lr=lr, weight_decay=1e-2)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    for _ in tqdm(range(steps), desc="projector", disable=not progress, leave=False):
+        zs = []
+        for i in torch.randint(len(long), (batch,), generator=gen).tolist():
+            z = long[i]
+            n = min(crop, z.shape[1])
+            s0 = int(torch.randint(z.shape[1] - n + 1, (1,), generator=gen))
+            zs.append(torch.nn.functional.pad((z[:, s0:s0 + n] - mean) / std, (0, crop - n)))
+        clean = torch.stack(zs)
+        scale = 1.5 * torch.rand(batch, 1, 1, generator=gen)
+        noisy = clean + scale * sigma * torch.randn(clean.shape, generator=gen)
+        loss = (proj(noisy) - clean).pow(2).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+    return proj.eval()
+
+
+@torch.no_grad()
+def project(projector: Projector, zs: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Each latent (width, slots) denoised back toward the encoder's manifold, in encoder units."""
+    return [(projector(((z - projector.mean) / projector.std)[None])[0] * projector.std + projector.mean) for z in zs]
+
+
+@torch.no_grad()
+def all_paths(model: Autoencoder, study, clips: list[torch.Tensor] | None = None, projector: Projector | None = None,
+              noise_std: torch.Tensor | None = None, seed: int = 0,
+              noise_corr: torch.Tensor | None = None) -> dict[str, list[torch.Tensor]]:
+    """Decode every row of the table for a ``predictors.study``: the five paths in ``ROWS``.
+
+    ``clips`` (the evaluation audio) are needed for the posterior-sample row; ``noise_std``
+    defaults to ``residual_std(study)`` and ``noise_corr`` (lag-1 correlation of the noise along
+    time) to white noise; without a ``projector`` the projected row is left out.
+    """
+    lengths = [u.length for u in study.eval]
+    spans = [u.spans for u in study.eval]
+    noise_std = residual_std(study) if noise_std is None else noise_std
+    gen = torch.Generator().manual_seed(seed)
+    paths = {ORACLE: decode_latents(model, [u.z for u in study.eval], lengths, spans)}
+    if clips is not None:
+        rng = torch.get_rng_state()
+        torch.manual_seed(seed)  # the bottleneck samples with the global generator
+        model.eval()
+        sampled = [model.encode(x[None], sample=True, spans=sp[None]).z[0] for x, sp in zip(clips, spans)]
+        torch.set_rng_state(rng)
+        paths[SAMPLED] = decode_latents(model, sampled, lengths, spans)
+    noisy = [u.z + calibrated_noise(tuple(u.z.shape), noise_std, noise_corr, gen) for u in study.eval]
+    paths[NOISY] = decode_latents(model, noisy, lengths, spans)
+    paths[PREDICTED] = decode_latents(model, study.z_hat, lengths, spans)
+    if projector is not None:
+        paths[PROJECTED] = decode_latents(model, project(projector, study.z_hat), lengths, spans)
+    return paths
+
+
+def decode_path_table(refs: list[torch.Tensor], paths: dict[str, list[torch.Tensor]], speech: bool = True,
+                      extra: dict[str, Callable] | None = None, gap_metric: str = "mel_dist") -> pd.DataFrame:
+    """``path_table`` plus a ``gap`` column: each row's distance from the oracle on ``gap_metric``
+    (positive = worse than D(E(x))).  Rows keep the order of ``ROWS``."""
+    tab = path_table(refs, paths, speech=speech, extra=extra)
+    tab = tab.loc[[r for r in ROWS if r in tab.index] + [r for r in tab.index if r not in ROWS]]
+    sign = 1.0 if gap_metric in LOWER_IS_BETTER else -1.0
+    tab["gap"] = sign * (tab[gap_metric] - tab.loc[ORACLE, gap_metric])
+    return tab
+
+
+def plot_paths(table: pd.DataFrame, metric: str = "mel_dist", ax=None, title: str = ""):
+    """Horizontal bars, one per decode path, with the oracle as a dashed reference line."""
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 0.45 * len(table) + 1))
+    colors = {ORACLE: "tab:green", SAMPLED: "tab:olive", NOISY: "tab:gray", PREDICTED: "tab:red",
+              PROJECTED: "tab:purple"}
+    names = list(table.index)[::-1]
+    ax.barh(names, table[metric].loc[names], color=[colors.get(n, "tab:blue") for n in names])
+    ax.axvline(table.loc[ORACLE, metric], color="tab:green", ls="--", lw=1)
+    better = "lower" if metric in LOWER_IS_BETTER else "higher"
+    ax.set(xlabel=f"{metric} ({better} is better)", title=title or f"decode paths · {metric}")
+    for i, n in enumerate(names):
+        ax.text(table.loc[n, metric], i, f" {table.loc[n, metric]:.3f}", va="center", fontsize=8)
+    return ax

@@ -50,8 +50,14 @@ class ModelConfig:
     channels: int = 1  # 1 = mono, 2 = stereo
     latent_rate: float = 50.0
     width: int = 64
-    bottleneck: str = "plain"  # "plain" or "kl" (see bottlenecks.py)
-    kl_weight: float = 1e-4
+    bottleneck: str = "plain"  # one of bottlenecks.KINDS: which error the latent owns (see bottlenecks.py)
+    kl_weight: float = 1e-4  # KL weight of "kl", "sigma", "varfloor"; the starting weight of "target_kl"
+    sigma: float = 0.5  # "sigma": fixed posterior std, latent units
+    target_kl: float = 1000.0  # "target_kl": KL the controller holds, nats per second of audio
+    var_floor: float = 0.1  # "varfloor": minimum posterior *std* (logvar >= log(var_floor ** 2))
+    tanh_bound: float = 3.0  # "tanh": |z| < tanh_bound
+    latent_dropout: float = 0.1  # "dropout": probability of zeroing a whole latent channel in training
+    latent_noise: float = 0.1  # "noise": training noise std, in units of the latent's RMS
     n_fft: int = 512
     hop: int = 160
     dim: int = 192
@@ -288,7 +294,11 @@ class Autoencoder(nn.Module):
         they must map (B, C, T) -> (B, width * bottleneck.in_factor, T / samples_per_latent) and back."""
         super().__init__()
         self.cfg = cfg
-        self.bottleneck = make_bottleneck(cfg.bottleneck, cfg.width, cfg.kl_weight)
+        self.bottleneck = make_bottleneck(
+            cfg.bottleneck, cfg.width, cfg.kl_weight, sigma=cfg.sigma, target_kl=cfg.target_kl,
+            frames_per_second=cfg.scalars_per_second() / cfg.width, var_floor=cfg.var_floor,
+            tanh_bound=cfg.tanh_bound, latent_dropout=cfg.latent_dropout, latent_noise=cfg.latent_noise,
+        )
         self.encoder = encoder if encoder is not None else STFTEncoder(cfg, cfg.width * self.bottleneck.in_factor)
         self.decoder = decoder if decoder is not None else ISTFTDecoder(cfg)
 

@@ -28,6 +28,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -390,3 +391,55 @@ def study(model: Autoencoder, corpus, train_rows, eval_rows, vocab: dict[str, in
         atomic_write(path, lambda tmp: torch.save({"z_hat": z_hat, "nmse": nmse, "history": history,
                                                    "mean": stats.mean, "std": stats.std}, tmp))
     return PredictionStudy(train_u, eval_u, stats, pred, history, z_hat, nmse)
+
+
+class ProbeGate:
+    """A probe predictor kept alive while an encoder trains: scores the encoder *as an interface*.
+
+    Every time it is asked (``training.train`` calls ``evaluate`` every ``probe_every`` steps) it
+    re-encodes a fixed set of training utterances with the encoder as it is now, trains a fresh
+    small ``ConditionalPredictor`` on those latents (fixed budget, fixed seed: the generator this
+    encoder would get if training stopped here), predicts a fixed set of held-out utterances and
+    decodes both paths.  Scores are mel distances to the reference audio:
+
+        oracle      D(E(x))           generation  D(ẑ)           gap = generation - oracle
+
+    Gating checkpoints on ``generation`` (which includes the gap) instead of ``oracle`` is the
+    point: the two need not peak at the same step.
+    """
+
+    def __init__(self, corpus, train_rows, eval_rows, vocab: dict[str, int], speakers: dict[str, int],
+                 cfg: PredictorConfig = PredictorConfig(steps=150), device: str | None = None):
+        self.corpus, self.train_rows, self.eval_rows = corpus, train_rows, eval_rows
+        self.vocab, self.speakers, self.cfg = vocab, speakers, cfg
+        self.device = device
+        self.refs = None  # the eval audio, loaded once
+
+    def key(self) -> str:
+        """What determines the probe's scores (joins the training run's checkpoint key)."""
+        return study_key(self.cfg, "regression", self.train_rows, self.eval_rows, self.vocab, self.speakers)
+
+    def evaluate(self, model: Autoencoder) -> dict[str, float]:
+        from course_lib import decode_paths, metrics
+
+        was = next(model.parameters()).device
+        model.cpu()  # encoding and decoding whole utterances: the CPU path is the tested one
+        train_u = encode_utterances(model, self.corpus, self.train_rows, self.vocab, self.speakers, False)
+        eval_u = encode_utterances(model, self.corpus, self.eval_rows, self.vocab, self.speakers, False)
+        if self.refs is None:
+            self.refs = [data.load_clip(self.corpus, r, model.cfg.channels) for _, r in self.eval_rows.iterrows()]
+        stats = LatentStats.of(train_u)
+        rng = torch.get_rng_state()
+        torch.manual_seed(self.cfg.seed)
+        pred = ConditionalPredictor(len(self.vocab), len(self.speakers), model.cfg.width, model.cfg.has_global,
+                                    self.cfg)
+        train_predictor(pred, train_u, stats, False, self.device or default_device())
+        z_hat = predict(pred, eval_u, stats, self.cfg.seed)
+        torch.set_rng_state(rng)  # the probe must not change the encoder's own training randomness
+        lengths, spans = [u.length for u in eval_u], [u.spans for u in eval_u]
+        oracle = decode_paths.decode_latents(model, [u.z for u in eval_u], lengths, spans)
+        generated = decode_paths.decode_latents(model, z_hat, lengths, spans)
+        model.to(was)
+        o = float(np.mean([metrics.mel_distance(e, r) for e, r in zip(oracle, self.refs)]))
+        g = float(np.mean([metrics.mel_distance(e, r) for e, r in zip(generated, self.refs)]))
+        return {"oracle": o, "generation": g, "gap": g - o, "nmse": normalised_mse(z_hat, eval_u, stats)}

@@ -35,6 +35,10 @@ class TrainConfig:
     checkpoint_every: int = 200
     domain: str = "speech"  # which clips of the corpus's train split to train on
     condition: str = "clean"
+    freeze_encoder: bool = False  # train the decoder only (fine-tuning a trained codec's decoder)
+    latent_noise_std: tuple[float, ...] = ()  # per-channel std of noise added to z before decoding
+    latent_noise_corr: tuple[float, ...] = ()  # per-channel lag-1 correlation of that noise along time
+    probe_every: int = 0  # > 0: score a probe predictor every N steps and keep the best checkpoints
 
 
 @dataclass(frozen=True)
@@ -168,8 +172,47 @@ def predictor_budget(name: str = "auto", seed: int = 0):
     return PredictorConfig(size=128, layers=3, steps=2000, batch_size=16, seed=seed)
 
 
+def breaking_base(name: str = "auto", seed: int = 0) -> Preset:
+    """Notebook 03's plain codec (50 Hz x 64, the sweep-sized network), trained with a probe
+    predictor scored every ``probe_every`` steps.  Twice the sweep's steps: long enough for the
+    oracle to keep improving after generation has stopped (measured in cpu, seed 0: the oracle's best
+    step 450 of 500, generation's best step 250)."""
+    name = resolve(name)
+    base = sweep_base(name, seed)
+    model = replace(base.model, latent_rate=50.0, width=64)
+    if name == "smoke":
+        return replace(base, model=model, train=replace(base.train, steps=8, probe_every=4, checkpoint_every=8))
+    steps = 500 if name == "cpu" else 6000
+    return replace(base, model=model, train=replace(base.train, steps=steps, probe_every=steps // 10,
+                                                     checkpoint_every=steps))
+
+
+def probe_budget(name: str = "auto", seed: int = 0):
+    """The probe predictor that scores an encoder during training (``predictors.ProbeGate``)."""
+    from course_lib.predictors import PredictorConfig
+
+    name = resolve(name)
+    if name == "smoke":
+        return PredictorConfig(size=16, layers=1, steps=5, batch_size=4, seed=seed)
+    if name == "cpu":
+        return PredictorConfig(steps=150, seed=seed)
+    return PredictorConfig(size=128, layers=3, steps=600, batch_size=16, seed=seed)
+
+
+def decoder_finetune(base: Preset, noise_std: tuple[float, ...] = (), noise_corr: tuple[float, ...] = ()) -> Preset:
+    """Fine-tune only the decoder of ``base``'s codec, optionally on E(x) + calibrated noise.
+
+    The control (no noise) gets the same steps, so any difference is the noise, not extra training."""
+    steps = {"smoke": 4, "cpu": 150}.get(base.name, 1500)
+    return replace(base, train=replace(base.train, steps=steps, warmup=min(10, steps), lr=base.train.lr / 2,
+                                       freeze_encoder=True, probe_every=0, checkpoint_every=steps,
+                                       latent_noise_std=tuple(noise_std), latent_noise_corr=tuple(noise_corr)))
+
+
 def for_notebook(notebook: str, name: str = "auto", seed: int = 0) -> Preset:
     """The configuration a given notebook uses (later notebooks override parts of the base)."""
     if notebook in ("01", "02"):
         return sweep_base(name, seed)
+    if notebook == "03":
+        return breaking_base(name, seed)
     return get(name, seed)

@@ -5,6 +5,13 @@
     run = train_or_load(preset)          # trains the first time, loads afterwards
     run.model, run.info["train_seconds"]
 
+Two lessons of notebook 03 live here too.  ``TrainConfig.latent_noise_std`` trains the decoder on
+E(x) + noise of a given per-channel size (calibrated to a predictor's residuals, the decoder learns
+to survive the generator's errors), usually with ``freeze_encoder`` and ``train_or_load(init=...)``
+to fine-tune a trained codec.  A ``probe`` (``predictors.ProbeGate``) with ``probe_every`` scores
+the encoder *as an interface* during training -- oracle, predicted and the gap -- and keeps the
+best-oracle and the best-generation checkpoints side by side.
+
 The checkpoint directory is keyed by a hash of the preset (model shape + training budget + seed)
 and of the corpus manifest, so changing either retrains, and nothing stale is ever loaded.
 Checkpoints are written to a temp file and renamed, so an interrupted run never leaves a corrupt
@@ -25,6 +32,7 @@ import torch
 from tqdm.auto import tqdm
 
 from course_lib import data
+from course_lib.decode_paths import calibrated_noise
 from course_lib.discriminators import Adversarial
 from course_lib.files import atomic_write
 from course_lib.losses import ReconstructionLoss
@@ -58,11 +66,16 @@ def train(
     ckpt_dir: str | os.PathLike | None = None,
     device: str = "cpu",
     progress: bool = True,
+    probe=None,
+    probe_log: list[dict] | None = None,
 ) -> list[dict]:
     """Train ``model`` on random crops from ``bank`` for ``cfg.steps`` steps; return the history.
 
     With ``ckpt_dir``, the full state (model, optimiser, sampler RNG, step, history) is saved
     atomically every ``cfg.checkpoint_every`` steps to ``last.pt``, and training resumes from it.
+    With ``probe`` and ``cfg.probe_every``, every N steps ``probe.evaluate(model)`` is appended to
+    ``probe_log`` (a list the caller passes in) and, with ``ckpt_dir``, the weights with the best
+    oracle and the best generation score are saved to ``best_oracle.pt`` / ``best_generation.pt``.
     """
     if str(device).startswith("cuda"):  # TF32 matmuls/convs: ~free accuracy-wise, much faster on recent GPUs
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -70,7 +83,19 @@ def train(
         torch.backends.cudnn.benchmark = True  # crops have one fixed shape, so autotuning pays once
     model.to(device).train()
     loss_fn = ReconstructionLoss(cfg.loss, model.cfg.sample_rate, cfg.l1_weight).to(device)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.8, 0.99), weight_decay=1e-2)
+    if cfg.freeze_encoder:
+        model.encoder.requires_grad_(False)
+        model.bottleneck.requires_grad_(False)
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=1e-2)
+    noise_std = None
+    if cfg.latent_noise_std:
+        if len(cfg.latent_noise_std) != model.cfg.width:
+            raise ValueError(f"latent_noise_std has {len(cfg.latent_noise_std)} values for {model.cfg.width} channels")
+        noise_std = torch.tensor(cfg.latent_noise_std, dtype=torch.float32)
+    noise_corr = torch.tensor(cfg.latent_noise_corr, dtype=torch.float32) if cfg.latent_noise_corr else None
+    probe_log = probe_log if probe_log is not None else []
+    best = {"oracle": math.inf, "generation": math.inf}
     adv = d_opt = None
     if cfg.adv_weight > 0:  # adversarial + feature matching: a critic learns what the losses miss
         adv = Adversarial(model.cfg.channels, adv_weight=cfg.adv_weight, fm_weight=cfg.fm_weight).to(device)
@@ -89,6 +114,9 @@ def train(
             d_opt.load_state_dict(state["d_opt"])
         gen.set_state(state["rng"])
         start, history = state["step"], state["history"]
+        probe_log[:] = state.get("probe", [])
+        for r in probe_log:
+            best = {"oracle": min(best["oracle"], r["oracle"]), "generation": min(best["generation"], r["generation"])}
     t0 = time.time() - (history[-1]["time_s"] if history else 0.0)
     bar = tqdm(range(start, cfg.steps), desc="training", disable=not progress, initial=start, total=cfg.steps)
     for step in bar:
@@ -101,7 +129,14 @@ def train(
         else:
             x = bank.sample(cfg.batch_size, segment, gen)
         x = x.to(device)
-        x_hat, out = model(x, spans=spans) if spans is not None else model(x)
+        if cfg.freeze_encoder or noise_std is not None:
+            with torch.set_grad_enabled(not cfg.freeze_encoder):
+                out = model.encode(x, spans=spans)
+            z = out.z if noise_std is None else out.z + calibrated_noise(tuple(out.z.shape), noise_std, noise_corr,
+                                                                         device=out.z.device)
+            x_hat = model.decode(z, x.shape[-1], spans=spans)
+        else:
+            x_hat, out = model(x, spans=spans) if spans is not None else model(x)
         rec, terms = loss_fn(x_hat, x)
         loss = rec + out.reg
         if adv is not None:
@@ -113,16 +148,27 @@ def train(
             raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower the learning rate")
         opt.zero_grad(set_to_none=True)
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         rec_log = {"step": step + 1, "loss": float(loss.detach()), **terms, "time_s": time.time() - t0}
         rec_log.update({k: float(v) for k, v in out.stats.items()})
         history.append(rec_log)
         if (step + 1) % 10 == 0:
             bar.set_postfix(loss=f"{rec_log['loss']:.3f}")
+        if probe is not None and cfg.probe_every and ((step + 1) % cfg.probe_every == 0 or step + 1 == cfg.steps):
+            model.eval()
+            r = {"step": step + 1, **probe.evaluate(model)}
+            model.train()
+            probe_log.append(r)
+            for which in ("oracle", "generation"):  # keep the best checkpoint by each score
+                if r[which] < best[which]:
+                    best[which] = r[which]
+                    if ckpt_dir:
+                        atomic_save({"model": model.state_dict(), "step": step + 1, "score": r},
+                                    Path(ckpt_dir) / f"best_{which}.pt")
         if last is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
             state = {"model": model.state_dict(), "opt": opt.state_dict(), "rng": gen.get_state(),
-                     "step": step + 1, "history": history}
+                     "step": step + 1, "history": history, "probe": probe_log}
             if adv is not None:
                 state.update(adv=adv.state_dict(), d_opt=d_opt.state_dict())
             atomic_save(state, last)
@@ -145,14 +191,25 @@ class TrainedModel:
 
 
 def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
-                  progress: bool = True) -> TrainedModel:
-    """Load the checkpoint trained for this preset + corpus, or train it (and save it) first."""
+                  progress: bool = True, init: TrainedModel | None = None, probe=None) -> TrainedModel:
+    """Load the checkpoint trained for this preset + corpus, or train it (and save it) first.
+
+    ``init``: start from a trained model's weights (fine-tuning); its key joins this one's.
+    ``probe``: a ``predictors.ProbeGate`` scored every ``preset.train.probe_every`` steps; the
+    scores land in ``info["probe"]`` and the best checkpoints in the run's directory
+    (``load_best``).
+    """
     corpus = Path(corpus) if corpus is not None else data.corpus_dir(preset.corpus)
     chash = data.corpus_hash(corpus)
     key = cache_key(preset, chash)
+    if init is not None or (probe is not None and preset.train.probe_every):
+        extra = [key, init.info["key"] if init is not None else "", probe.key() if probe is not None else ""]
+        key = hashlib.sha256("/".join(extra).encode()).hexdigest()[:16]
     ckpt_dir = Path(root or CHECKPOINT_ROOT) / key
     final = ckpt_dir / "model.pt"
     model = new_model(preset.model, preset.train.seed)
+    if init is not None:
+        model.load_state_dict(init.model.state_dict())
     device = preset.device if (preset.device != "cuda" or torch.cuda.is_available()) else "cpu"
     if final.exists():
         state = torch.load(final, weights_only=True, map_location="cpu")
@@ -164,16 +221,33 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
     bank = data.ClipBank.from_manifest(corpus, rows, channels=preset.model.channels,
                                        phones=preset.model.topology == "phone", hop=preset.model.hop)
     t0 = time.time()
-    history = train(model, bank, preset.train, ckpt_dir=ckpt_dir, device=device, progress=progress)
+    probe_log: list[dict] = []
+    history = train(model, bank, preset.train, ckpt_dir=ckpt_dir, device=device, progress=progress,
+                    probe=probe, probe_log=probe_log)
     model.cpu()
     seconds = history[-1]["time_s"] if history else time.time() - t0
     info = {"key": key, "preset": preset.to_dict(), "corpus_hash": chash, "train_seconds": seconds,
             "steps_per_s": preset.train.steps / max(seconds, 1e-9), "train_clip_seconds": bank.seconds,
-            "device": device}
+            "device": device, "init": init.info["key"] if init is not None else None, "probe": probe_log}
     atomic_save({"model": model.state_dict(), "history": history}, final)
     atomic_write_text(json.dumps(info, indent=1, default=str), ckpt_dir / "info.json")
     (ckpt_dir / "last.pt").unlink(missing_ok=True)
     return TrainedModel(model.eval(), {**info, "loaded": False, "dir": str(ckpt_dir)}, history)
+
+
+def load_best(run: TrainedModel, which: str = "generation") -> tuple[Autoencoder, dict]:
+    """The checkpoint a probe-gated run kept as best by ``which`` ("oracle" or "generation"),
+    and the probe's scores at that step."""
+    if which not in ("oracle", "generation"):
+        raise ValueError(f"which must be 'oracle' or 'generation', got {which!r}")
+    path = Path(run.info["dir"]) / f"best_{which}.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: this run kept no best checkpoints "
+                                f"(train it with a probe and probe_every > 0)")
+    state = torch.load(path, weights_only=True, map_location="cpu")
+    model = Autoencoder(run.model.cfg)
+    model.load_state_dict(state["model"])
+    return model.eval(), state["score"]
 
 
 def new_model(cfg: ModelConfig, seed: int) -> Autoencoder:

@@ -3,6 +3,11 @@
 Players are plain HTML ``<audio>`` elements with the WAV embedded (base64), so they keep working
 in an exported HTML page with no kernel and no server.  ``players`` shows several clips in one
 labelled table, the course's standard A/B listening layout.
+
+Two interactive players build on the same HTML: ``latent_noise_slider`` (add seeded Gaussian noise,
+in per-channel std units, to one decode path's latent -- all channels or one -- and listen to the
+decoder's tolerance) and ``ab_player`` (flip between decode-path rows of one clip).  Both are
+ipywidgets that render headless, so tests drive them by setting control values.
 """
 
 from __future__ import annotations
@@ -57,3 +62,214 @@ def players(clips: dict[str, torch.Tensor], sample_rate: int = SAMPLE_RATE, titl
     obj = HTML(players_html(clips, sample_rate, title, notes))
     display(obj)
     return obj
+
+
+# --- interactive players ------------------------------------------------------------------------
+# The two widgets below are ipywidgets whose *display* is plain HTML (an embedded-WAV <audio> and a
+# PNG spectrogram inside an ``ipywidgets.HTML``), so the last rendered state still plays in an
+# exported page, and a test can read it back from ``.html`` without a browser or a kernel.
+
+
+def latent_std(z: torch.Tensor) -> torch.Tensor:
+    """Per-channel std of a latent (width, slots) over its slots, (width,): the default unit of the
+    noise slider.  Population std (``correction=0``) so a one-slot latent gives 0, not NaN."""
+    return z.float().std(dim=-1, correction=0)
+
+
+def add_latent_noise(z: torch.Tensor, scale: float, channel: int | str = "all", std: torch.Tensor | None = None,
+                     seed: int = 0) -> torch.Tensor:
+    """z (width, slots) plus Gaussian noise of ``scale`` per-channel stds, on every channel or one.
+
+    ``std`` (width,) is the unit: by default ``latent_std(z)``; pass e.g. ``decode_paths.residual_std``
+    to measure the slider in "predictor errors" instead.  The noise is the same convention as the
+    D(E(x)+ε) row (``std[:, None] * randn(z.shape)``, seeded).
+    """
+    if scale == 0:
+        return z  # exactly the clean latent: no 0 * noise rounding, no -0.0 surprises
+    width = z.shape[0]
+    std = latent_std(z) if std is None else std
+    std = std.to(device=z.device, dtype=z.dtype).reshape(-1, 1)
+    if std.shape[0] != width:
+        raise ValueError(f"std has {std.shape[0]} channels for a latent of width {width}")
+    # The full noise tensor is drawn even when one channel is selected, so channel c gets the *same*
+    # noise soloed as inside "all": soloing isolates that channel's share of the "all" sound.
+    eps = torch.randn(z.shape, generator=torch.Generator().manual_seed(seed)).to(device=z.device, dtype=z.dtype)
+    if channel != "all":
+        if not 0 <= int(channel) < width:
+            raise ValueError(f"channel {channel!r} is not 'all' or in 0..{width - 1}")
+        mask = torch.zeros(width, 1, device=z.device, dtype=z.dtype)
+        mask[int(channel)] = 1
+        eps = eps * mask
+    return z + scale * std * eps
+
+
+@torch.no_grad()
+def render_latent_noise(decode, z: torch.Tensor, scale: float, channel: int | str = "all",
+                        std: torch.Tensor | None = None, seed: int = 0) -> torch.Tensor:
+    """Audio (channels, samples) of ``decode(add_latent_noise(z, ...))``: what the noise slider plays.
+
+    ``decode`` maps one latent (width, slots) to audio, e.g. ``autoencoder_decoder(model, length)``.
+    scale 0 returns ``decode(z)`` exactly; a fixed ``seed`` makes moving the slider back give back the
+    same sound, so what changes between two settings is the amount of noise, not the draw.
+    """
+    return decode(add_latent_noise(z, scale, channel, std, seed))
+
+
+def autoencoder_decoder(model, length: int | None = None, spans: torch.Tensor | None = None):
+    """A ``decode`` callable for the widgets: z (width, slots) -> audio (channels, length) through
+    ``model.decode`` in eval mode.  ``spans`` (per STFT frame) are needed by the phone topology."""
+    def decode(z: torch.Tensor) -> torch.Tensor:
+        model.eval()
+        with torch.no_grad():
+            return model.decode(z[None], length, spans=None if spans is None else spans[None])[0]
+    return decode
+
+
+def spectrogram_png_html(x: torch.Tensor, sample_rate: int = SAMPLE_RATE, title: str = "",
+                         figsize: tuple[float, float] = (5.0, 2.2)) -> str:
+    """A small spectrogram of ``x`` as an embedded-PNG ``<img>``.
+
+    Drawn on a bare ``Figure`` (not pyplot), so nothing is registered with pyplot and no figure
+    leaks however often a slider re-renders."""
+    from matplotlib.figure import Figure
+
+    from course_lib import plots
+
+    n = x.shape[-1]
+    # Short clips (tests, single latent frames) cannot take a 512-point STFT: shrink it to fit.
+    n_fft = min(512, 2 ** int(np.log2(max(n, 32) // 2)))
+    fig = Figure(figsize=figsize)
+    ax = fig.subplots()
+    plots.spectrogram(x.detach().cpu(), sample_rate, ax=ax, title=title, n_fft=n_fft, hop=max(1, n_fft // 4))
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return f'<img alt="{html.escape(title or "spectrogram")}" src="data:image/png;base64,{data}"/>'
+
+
+def clip_html(x: torch.Tensor, sample_rate: int = SAMPLE_RATE, title: str = "") -> str:
+    """One clip as its player above its spectrogram: the view both widgets show."""
+    head = f"<div><b>{html.escape(title)}</b></div>" if title else ""
+    return f"{head}<div>{audio_html(x, sample_rate)}</div><div>{spectrogram_png_html(x, sample_rate, title)}</div>"
+
+
+class _Shown:
+    """Shared display plumbing: ``.widget`` (the ipywidgets container) shows itself in a notebook
+    when the object is the cell's last expression, and ``.children`` is the container's."""
+
+    widget = None
+
+    @property
+    def children(self):
+        return self.widget.children
+
+    def _repr_mimebundle_(self, **kwargs):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+class LatentNoiseSlider(_Shown):
+    """Listen to how much latent noise the decoder tolerates, path by path and channel by channel.
+
+    Controls: ``.scale`` (FloatSlider, noise in std units), ``.channel`` (Dropdown: "all" or one
+    channel index), ``.path`` (ToggleButtons over the decode paths' latents).  Any change calls
+    ``update``, which renders with ``render_latent_noise`` and shows player + spectrogram in
+    ``.view`` (an ``ipywidgets.HTML``).  ``.last_audio`` and ``.html`` hold what is shown.
+    """
+
+    def __init__(self, decode, paths: dict[str, torch.Tensor], std: torch.Tensor | None = None,
+                 sample_rate: int = SAMPLE_RATE, title: str = "", max_scale: float = 2.0, seed: int = 0):
+        import ipywidgets as w
+
+        if not paths:
+            raise ValueError("paths is empty: give at least one name -> latent (width, slots)")
+        self.decode, self.paths, self.sample_rate, self.seed = decode, dict(paths), sample_rate, seed
+        first = next(iter(self.paths.values()))
+        # One unit for every path (the first path's, normally the oracle D(E(x))): with a per-path
+        # default, "1 std" would mean a different amount of noise on each path and A/B would lie.
+        self.std = latent_std(first) if std is None else std
+        self.scale = w.FloatSlider(value=0.0, min=0.0, max=max_scale, step=0.05, continuous_update=False,
+                                   description="noise (σ)", readout_format=".2f")
+        self.channel = w.Dropdown(options=[("all", "all")] + [(str(i), i) for i in range(first.shape[0])],
+                                  value="all", description="channel")
+        self.path = w.ToggleButtons(options=list(self.paths), description="path")
+        self.view = w.HTML()
+        head = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        self.widget = w.VBox(head + [self.path, w.HBox([self.scale, self.channel]), self.view])
+        for control in (self.scale, self.channel, self.path):
+            control.observe(self.update, names="value")
+        self.last_audio: torch.Tensor | None = None
+        self.update()
+
+    def render(self) -> torch.Tensor:
+        """The audio for the current control values (does not touch the display)."""
+        return render_latent_noise(self.decode, self.paths[self.path.value], self.scale.value,
+                                   self.channel.value, self.std, self.seed)
+
+    def update(self, change=None) -> torch.Tensor:
+        """Render and show; returns the audio.  Called by the controls, callable by hand."""
+        self.last_audio = self.render()
+        where = "all channels" if self.channel.value == "all" else f"channel {self.channel.value}"
+        label = f"{self.path.value} + {self.scale.value:.2f}σ noise on {where}"
+        self.view.value = clip_html(self.last_audio, self.sample_rate, label)
+        return self.last_audio
+
+    @property
+    def html(self) -> str:
+        return self.view.value
+
+
+def latent_noise_slider(decode, paths: dict[str, torch.Tensor], std: torch.Tensor | None = None,
+                        sample_rate: int = SAMPLE_RATE, title: str = "", max_scale: float = 2.0,
+                        seed: int = 0) -> LatentNoiseSlider:
+    """Build a ``LatentNoiseSlider`` (displays itself as the cell's last expression; its ipywidgets
+    container is ``.widget``).  ``paths``: decode-path name -> latent (width, slots) of one clip."""
+    return LatentNoiseSlider(decode, paths, std, sample_rate, title, max_scale, seed)
+
+
+class ABPlayer(_Shown):
+    """A/B listening over decode-path rows: ToggleButtons (``.choice``) pick one clip, whose player
+    and spectrogram are shown in ``.view``.  ``.current`` is the shown name, ``.audio_bytes`` its
+    WAV.  With ``show_all`` a ``players_html`` table of every row sits below, to play two at once."""
+
+    def __init__(self, clips: dict[str, torch.Tensor], sample_rate: int = SAMPLE_RATE, title: str = "",
+                 show_all: bool = False):
+        import ipywidgets as w
+
+        if not clips:
+            raise ValueError("clips is empty: give at least one name -> audio")
+        self.clips, self.sample_rate = dict(clips), sample_rate
+        self._cache: dict[str, str] = {}  # rendered HTML per row: flipping A/B back and forth is instant
+        self.choice = w.ToggleButtons(options=list(self.clips), description="row")
+        self.view = w.HTML()
+        head = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        rest = [w.HTML(players_html(self.clips, sample_rate))] if show_all else []
+        self.widget = w.VBox(head + [self.choice, self.view] + rest)
+        self.choice.observe(self.update, names="value")
+        self.update()
+
+    @property
+    def current(self) -> str:
+        return self.choice.value
+
+    @property
+    def audio_bytes(self) -> bytes:
+        return wav_bytes(self.clips[self.current], self.sample_rate)
+
+    @property
+    def html(self) -> str:
+        return self.view.value
+
+    def update(self, change=None) -> str:
+        """Show the chosen row; returns its name."""
+        name = self.current
+        if name not in self._cache:
+            self._cache[name] = clip_html(self.clips[name], self.sample_rate, name)
+        self.view.value = self._cache[name]
+        return name
+
+
+def ab_player(clips: dict[str, torch.Tensor], sample_rate: int = SAMPLE_RATE, title: str = "",
+              show_all: bool = False) -> ABPlayer:
+    """Build an ``ABPlayer`` over named clips (e.g. one clip through every decode path)."""
+    return ABPlayer(clips, sample_rate, title, show_all)

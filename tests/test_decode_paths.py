@@ -1,0 +1,142 @@
+"""Notebook 03's machinery: the five decode paths, calibrated noise, the projector, decoder
+fine-tuning with latent noise, and the probe predictor that gates checkpoints."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from course_lib import data, presets, training
+from course_lib import decode_paths as DP
+from course_lib import predictors as P
+from course_lib.models import Autoencoder, ModelConfig
+
+SMALL = dict(dim=32, enc_blocks=(1, 1), dec_blocks=(1, 1))
+TINY = P.PredictorConfig(size=16, layers=1, steps=20, batch_size=4, lr=5e-3)
+
+
+def tiny_preset(steps=6, **model):
+    p = presets.get("smoke")
+    return replace(p, model=ModelConfig(**{**SMALL, "latent_rate": 25.0, "width": 8, **model}),
+                   train=replace(p.train, steps=steps, batch_size=2, checkpoint_every=3, warmup=2))
+
+
+def test_calibrated_noise_has_the_asked_std_and_correlation():
+    std = torch.tensor([0.5, 2.0])
+    g = torch.Generator().manual_seed(0)
+    white = DP.calibrated_noise((2, 20000), std, None, g)
+    assert torch.allclose(white.std(dim=1), std, rtol=0.05)
+    corr = torch.tensor([0.0, 0.8])
+    ar = DP.calibrated_noise((2, 20000), std, corr, g)
+    assert torch.allclose(ar.std(dim=1), std, rtol=0.08)
+    r = [float(torch.corrcoef(torch.stack([ar[c, 1:], ar[c, :-1]]))[0, 1]) for c in range(2)]
+    assert abs(r[0]) < 0.05 and abs(r[1] - 0.8) < 0.05
+
+
+class _Study:
+    """The parts of a predictors.PredictionStudy that decode_paths reads."""
+
+    def __init__(self, eval_u, z_hat):
+        self.eval, self.z_hat = eval_u, z_hat
+
+
+def _utts(model, clips):
+    out = []
+    for i, x in enumerate(clips):
+        z = model.encode(x[None], sample=False).mean[0].detach()
+        frames = model.pad(x[None]).shape[-1] // model.cfg.hop
+        out.append(P.Utterance(str(i), z, torch.ones(frames, dtype=torch.long), torch.zeros(frames, dtype=torch.long),
+                               model.slot_index(frames)[0], 0, x.shape[-1]))
+    return out
+
+
+def test_residual_statistics_measure_the_predictor_errors():
+    g = torch.Generator().manual_seed(0)
+    zs = [torch.randn(3, 400, generator=g) for _ in range(3)]
+    eval_u = [P.Utterance("a", z, None, None, None, 0, 0) for z in zs]
+    err = [DP.calibrated_noise((3, 400), torch.tensor([0.1, 0.5, 1.0]), torch.tensor([0.0, 0.5, 0.9]), g) for _ in zs]
+    st = _Study(eval_u, [z + e for z, e in zip(zs, err)])
+    assert torch.allclose(DP.residual_std(st), torch.tensor([0.1, 0.5, 1.0]), rtol=0.15)
+    assert torch.allclose(DP.residual_corr(st), torch.tensor([0.0, 0.5, 0.9]), atol=0.08)
+
+
+def test_projector_pulls_noisy_latents_back():
+    g = torch.Generator().manual_seed(0)
+    t = torch.linspace(0, 20, 200)
+    clean = [torch.stack([torch.sin(t * (k + 1) / 3 + i) for k in range(4)]) for i in range(12)]  # smooth latents
+    sigma = torch.full((4,), 0.4)
+    proj = DP.train_projector(clean, sigma, steps=300, seed=0)
+    noisy = [z + DP.calibrated_noise(tuple(z.shape), sigma, None, g) for z in clean[:4]]
+    before = sum(float((n - c).pow(2).mean()) for n, c in zip(noisy, clean))
+    after = sum(float((p - c).pow(2).mean()) for p, c in zip(DP.project(proj, noisy), clean))
+    assert after < 0.5 * before
+    still = DP.project(proj, clean[:2])  # a clean latent moves little
+    assert sum(float((p - c).pow(2).mean()) for p, c in zip(still, clean)) < 0.5 * before
+
+
+def test_all_five_paths_and_the_table():
+    torch.manual_seed(0)
+    m = Autoencoder(ModelConfig(**SMALL, latent_rate=25.0, width=8, bottleneck="kl")).eval()
+    g = torch.Generator().manual_seed(1)
+    clips = [0.1 * torch.randn(1, 8000, generator=g) for _ in range(3)]
+    eval_u = _utts(m, clips)
+    z_hat = [u.z + 0.5 * torch.randn(u.z.shape, generator=g) for u in eval_u]
+    st = _Study(eval_u, z_hat)
+    proj = DP.train_projector([u.z for u in eval_u], DP.residual_std(st), steps=20)
+    paths = DP.all_paths(m, st, clips, proj)
+    assert list(paths) == list(DP.ROWS)
+    assert all(len(v) == 3 and v[0].shape == clips[0].shape for v in paths.values())
+    assert not torch.equal(paths[DP.SAMPLED][0], paths[DP.ORACLE][0])  # a KL posterior sample differs
+    tab = DP.decode_path_table(clips, paths, speech=False)
+    assert list(tab.index) == list(DP.ROWS) and tab.loc[DP.ORACLE, "gap"] == 0.0
+    # an untrained decoder: only the bookkeeping is testable -- gap = distance from the oracle row
+    mel = tab["mel_dist"]
+    assert tab.loc[DP.PREDICTED, "gap"] == pytest.approx(mel[DP.PREDICTED] - mel[DP.ORACLE])
+    assert tab.loc[DP.PREDICTED, "mel_dist"] != tab.loc[DP.ORACLE, "mel_dist"]
+    ax = DP.plot_paths(tab)
+    assert len(ax.patches) == 5
+    plain = Autoencoder(ModelConfig(**SMALL, latent_rate=25.0, width=8)).eval()
+    pu = _utts(plain, clips)
+    pp = DP.all_paths(plain, _Study(pu, [u.z for u in pu]), clips)
+    assert torch.equal(pp[DP.SAMPLED][0], pp[DP.ORACLE][0])  # deterministic bottleneck: the same row
+    assert DP.PROJECTED not in pp
+
+
+def test_decoder_finetune_with_latent_noise_freezes_the_encoder(fake_corpus, tmp_path):
+    base = training.train_or_load(tiny_preset(), corpus=fake_corpus, root=tmp_path, progress=False)
+    ft = tiny_preset(4)
+    ft = replace(ft, train=replace(ft.train, freeze_encoder=True, latent_noise_std=(0.3,) * 8,
+                                   latent_noise_corr=(0.5,) * 8))
+    tuned = training.train_or_load(ft, corpus=fake_corpus, root=tmp_path, progress=False, init=base)
+    enc_a, enc_b = base.model.encoder.state_dict(), tuned.model.encoder.state_dict()
+    assert all(torch.equal(enc_a[k], enc_b[k]) for k in enc_a)
+    dec_a, dec_b = base.model.decoder.state_dict(), tuned.model.decoder.state_dict()
+    assert any(not torch.equal(dec_a[k], dec_b[k]) for k in dec_a)
+    assert tuned.info["key"] != training.train_or_load(ft, corpus=fake_corpus, root=tmp_path / "other",
+                                                       progress=False).info["key"]  # init is part of the key
+    bad = replace(ft, train=replace(ft.train, latent_noise_std=(0.3,) * 3))
+    with pytest.raises(ValueError, match="3 values for 8 channels"):
+        training.train_or_load(bad, corpus=fake_corpus, root=tmp_path, progress=False, init=base)
+
+
+def test_probe_gate_scores_and_keeps_best_checkpoints(fake_corpus, tmp_path):
+    df = data.read_manifest(fake_corpus)
+    rows = data.select(df, domain="speech")
+    vocab = P.phone_vocab(fake_corpus, rows)
+    gate = P.ProbeGate(fake_corpus, rows.iloc[:4], rows.iloc[4:6], vocab, {"spk0": 0}, TINY, device="cpu")
+    p = tiny_preset(6)
+    p = replace(p, train=replace(p.train, probe_every=2))
+    run = training.train_or_load(p, corpus=fake_corpus, root=tmp_path, progress=False, probe=gate)
+    log = run.info["probe"]
+    assert [r["step"] for r in log] == [2, 4, 6]
+    assert all(abs(r["gap"] - (r["generation"] - r["oracle"])) < 1e-9 for r in log)
+    m, score = training.load_best(run, "generation")
+    assert score["generation"] == min(r["generation"] for r in log)
+    _, score_o = training.load_best(run, "oracle")
+    assert score_o["oracle"] == min(r["oracle"] for r in log)
+    again = training.train_or_load(p, corpus=fake_corpus, root=tmp_path, progress=False, probe=gate)
+    assert again.info["loaded"] and again.info["probe"] == log
+    assert gate.evaluate(run.model) == gate.evaluate(run.model)  # seeded: the same encoder, the same score
+    with pytest.raises(FileNotFoundError, match="no best checkpoints"):
+        training.load_best(training.train_or_load(tiny_preset(), corpus=fake_corpus, root=tmp_path / "x",
+                                                  progress=False))
