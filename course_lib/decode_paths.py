@@ -57,7 +57,7 @@ def decode_latents(model: Autoencoder, zs: list[torch.Tensor], lengths: list[int
 
 
 def path_table(refs: list[torch.Tensor], paths: dict[str, list[torch.Tensor]], sample_rate: int = 16000,
-               speech: bool = True, extra: dict[str, Callable] | None = None) -> pd.DataFrame:
+               speech: bool = True, extra: dict[str, Callable] | None = None, pesq: bool = True) -> pd.DataFrame:
     """One row per decode path, one column per metric (mean over clips).
 
     ``extra`` adds columns: name -> f(est, ref) -> float per clip, averaged (NaNs skipped), e.g.
@@ -68,7 +68,7 @@ def path_table(refs: list[torch.Tensor], paths: dict[str, list[torch.Tensor]], s
     for name, ests in paths.items():
         if len(ests) != len(refs):
             raise ValueError(f"path {name!r} has {len(ests)} clips for {len(refs)} references")
-        row = metrics.score(refs, ests, sample_rate, speech=speech)
+        row = metrics.score(refs, ests, sample_rate, speech=speech, pesq=pesq)
         for col, fn in (extra or {}).items():
             if getattr(fn, "per_path", False):
                 row[col] = float(fn(ests, refs))
@@ -230,10 +230,11 @@ def all_paths(model: Autoencoder, study, clips: list[torch.Tensor] | None = None
 
 
 def decode_path_table(refs: list[torch.Tensor], paths: dict[str, list[torch.Tensor]], speech: bool = True,
-                      extra: dict[str, Callable] | None = None, gap_metric: str = "mel_dist") -> pd.DataFrame:
+                      extra: dict[str, Callable] | None = None, gap_metric: str = "mel_dist",
+                      pesq: bool = True) -> pd.DataFrame:
     """``path_table`` plus a ``gap`` column: each row's distance from the oracle on ``gap_metric``
     (positive = worse than D(E(x))).  Rows keep the order of ``ROWS``."""
-    tab = path_table(refs, paths, speech=speech, extra=extra)
+    tab = path_table(refs, paths, speech=speech, extra=extra, pesq=pesq)
     tab = tab.loc[[r for r in ROWS if r in tab.index] + [r for r in tab.index if r not in ROWS]]
     sign = 1.0 if gap_metric in LOWER_IS_BETTER else -1.0
     tab["gap"] = sign * (tab[gap_metric] - tab.loc[ORACLE, gap_metric])

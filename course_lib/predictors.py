@@ -51,6 +51,7 @@ class PredictorConfig:
     lr: float = 2e-3
     flow_steps: int = 8  # Euler steps when sampling the flow head
     seed: int = 0
+    targets: str = "mean"  # "mean": learn the posterior mean; "sample": a fresh draw of q(z|x) every batch
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,6 +68,7 @@ class Utterance:
     slots: torch.Tensor  # (frames,) latent slot of every frame (Autoencoder.slot_index)
     speaker: int
     length: int  # samples
+    logvar: torch.Tensor | None = None  # (width, slots) posterior log-variance, for sampled targets
 
 
 @dataclass
@@ -108,10 +110,12 @@ def encode_utterances(model: Autoencoder, corpus, rows, vocab: dict[str, int], s
         padded = model.pad(x[None])
         n_frames = padded.shape[-1] // hop
         spans, names = data.phone_spans(data.load_labels(corpus, r), n_frames, hop / model.cfg.sample_rate)
-        z = model.encode(padded, sample=False, spans=spans[None]).mean[0]
+        enc = model.encode(padded, sample=False, spans=spans[None])
         ids = torch.tensor([vocab.get(p, PAD) for p in names])[spans]
         slots = model.slot_index(n_frames, 1, spans[None])[0]
-        out.append(Utterance(r["clip_id"], z, ids, spans, slots, speakers.get(r["speaker"], 0), x.shape[-1]))
+        logvar = enc.logvar[0] if enc.logvar is not None else None
+        out.append(Utterance(r["clip_id"], enc.mean[0], ids, spans, slots, speakers.get(r["speaker"], 0), x.shape[-1],
+                             logvar))
     return out
 
 
@@ -119,8 +123,11 @@ def _bucket(n: int, step: int) -> int:
     return -(-n // step) * step
 
 
-def _batch(utts: list[Utterance], stats: LatentStats):
+def _batch(utts: list[Utterance], stats: LatentStats, sample: torch.Generator | None = None):
     """Pad a list of utterances into tensors; padded frames go to a dump slot that is dropped.
+
+    With ``sample`` (a generator), targets are fresh draws mean + std * noise from each utterance's
+    posterior instead of its mean (SALAD-style sampled targets; needs ``Utterance.logvar``).
 
     Lengths are rounded up to buckets so that only a few tensor shapes ever occur: CPU convolution
     backends (oneDNN) set up a kernel per new shape, which costs more than the step itself.
@@ -137,7 +144,10 @@ def _batch(utts: list[Utterance], stats: LatentStats):
         f, s = u.phones.shape[0], u.z.shape[1]
         phones[i, :f], spans[i, :f], slots[i, :f] = u.phones, u.spans, u.slots
         spans[i, f:] = u.spans[-1] + 1
-        z[i, :, :s] = stats.norm(u.z)
+        target = u.z
+        if sample is not None and u.logvar is not None:
+            target = u.z + torch.exp(0.5 * u.logvar) * torch.randn(u.z.shape, generator=sample)
+        z[i, :, :s] = stats.norm(target)
         mask[i, :, :s] = 1.0
     speaker = torch.tensor([u.speaker for u in utts])
     return phones, spans, slots, speaker, z, mask
@@ -297,8 +307,13 @@ def train_predictor(predictor: nn.Module, utterances: list[Utterance], stats: La
     The predictor is left on ``device``; batches are built on the CPU and moved.
     """
     cfg = predictor.cfg
+    if cfg.targets not in ("mean", "sample"):
+        raise ValueError(f"targets must be 'mean' or 'sample', got {cfg.targets!r}")
+    if cfg.targets == "sample" and any(u.logvar is None for u in utterances):
+        raise ValueError("targets='sample' needs a posterior: encode with a KL-type bottleneck (Utterance.logvar)")
     predictor.to(device)
     gen = torch.Generator().manual_seed(cfg.seed)
+    sampler = torch.Generator().manual_seed(cfg.seed + 1) if cfg.targets == "sample" else None
     opt = torch.optim.AdamW(predictor.parameters(), lr=cfg.lr, weight_decay=1e-2)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg.lr, total_steps=cfg.steps,
                                                 pct_start=max(0.1, 2.5 / cfg.steps))
@@ -306,7 +321,7 @@ def train_predictor(predictor: nn.Module, utterances: list[Utterance], stats: La
     history = []
     for _ in tqdm(range(cfg.steps), desc="predictor", disable=not progress, leave=False):
         idx = torch.randint(len(utterances), (cfg.batch_size,), generator=gen).tolist()
-        loss = predictor.loss(_to(_batch([utterances[i] for i in idx], stats), device))
+        loss = predictor.loss(_to(_batch([utterances[i] for i in idx], stats, sampler), device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(predictor.parameters(), 1.0)

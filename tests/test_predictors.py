@@ -160,3 +160,24 @@ def test_study_is_cached_next_to_the_encoder(fake_corpus, tmp_path):
     other = P.study(m, fake_corpus, train_rows, eval_rows, vocab, {"spk0": 0}, replace(TINY, steps=5),
                     progress=False, cache_dir=tmp_path)
     assert not other.loaded  # a different budget is a different study
+
+
+def test_sampled_targets_draw_from_the_posterior():
+    utts = synthetic_utterances(n=8)
+    stats = P.LatentStats.of(utts)
+    with pytest.raises(ValueError, match="needs a posterior"):
+        P.train_predictor(P.ConditionalPredictor(6, 3, 4, cfg=replace(TINY, targets="sample")), utts, stats,
+                          progress=False)
+    with pytest.raises(ValueError, match="targets must be"):
+        P.train_predictor(P.ConditionalPredictor(6, 3, 4, cfg=replace(TINY, targets="median")), utts, stats,
+                          progress=False)
+    post = [replace(u, logvar=torch.full_like(u.z, math.log(0.25))) for u in utts]
+    mean_batch = P._batch(post, stats)[4]
+    g = torch.Generator().manual_seed(0)
+    draw = P._batch(post, stats, g)[4]
+    mask = P._batch(post, stats)[5].expand_as(draw) > 0
+    diff = (draw - mean_batch)[mask] * stats.std.mean()  # back to latent units (roughly)
+    assert 0.3 < float(diff.std()) < 0.8  # posterior std 0.5
+    hist = P.train_predictor(P.ConditionalPredictor(6, 3, 4, cfg=replace(TINY, targets="sample")), post, stats,
+                             progress=False)
+    assert len(hist) == TINY.steps and all(math.isfinite(h) for h in hist)
