@@ -41,6 +41,19 @@ from torch import nn
 KINDS = ("plain", "kl", "sigma", "target_kl", "softnorm", "tanh", "dropout", "varfloor", "noise")
 
 
+# One line per kind for tables and plots: the error each one owns (the module docstring says how).
+OWNS = {
+    "plain": "nothing: the predictor pays",
+    "kl": "prior difficulty (KL to N(0, I))",
+    "sigma": "a fixed error size (sigma-VAE)",
+    "target_kl": "the rate, in nats per second",
+    "softnorm": "scale drift (norm outliers)",
+    "tanh": "value outliers (bounded range)",
+    "dropout": "reliance on single channels",
+    "varfloor": "posterior variance collapse",
+    "noise": "small errors, on every channel",
+}
+
 @dataclass
 class BottleneckOutput:
     z: torch.Tensor  # what the decoder receives (a sample during training for a VAE)

@@ -209,6 +209,33 @@ def decoder_finetune(base: Preset, noise_std: tuple[float, ...] = (), noise_corr
                                        latent_noise_std=tuple(noise_std), latent_noise_corr=tuple(noise_corr)))
 
 
+# Notebook 04: the rate sweep (target KL, nats per second) and the bottleneck zoo.
+TARGET_KL = {"smoke": (3000.0, 12000.0), "cpu": (1500.0, 6000.0, 24000.0),
+             "gpu": (750.0, 1500.0, 3000.0, 6000.0, 12000.0, 24000.0)}
+ZOO = ("sigma", "softnorm", "tanh", "dropout", "noise", "varfloor")
+
+
+def ownership_sweep(name: str = "auto", seed: int = 0) -> tuple[dict[str, Preset], dict[str, Preset]]:
+    """Notebook 04's models: (rate sweep, bottleneck zoo), each label -> Preset.
+
+    The rate sweep holds the KL per second at each ``TARGET_KL`` value (bottleneck ``target_kl``)
+    and ends with the plain codec (no rate limit); the zoo trains each other bottleneck with its
+    default knob.  All share the sweep-sized network at 50 Hz x 64 and one step budget.
+    ``cpu`` leaves ``varfloor`` to ``gpu`` to fit its 6 minutes.
+    """
+    name = resolve(name)
+    base = sweep_base(name, seed)
+    steps = {"smoke": base.train.steps, "cpu": 200}.get(name, 3000)
+    base = replace(base, model=replace(base.model, latent_rate=50.0, width=64),
+                   train=replace(base.train, steps=steps, checkpoint_every=steps))
+    rate = {f"target {t:g} nats/s": replace(base, model=replace(base.model, bottleneck="target_kl", target_kl=t))
+            for t in TARGET_KL[name]}
+    rate["plain (no limit)"] = base
+    zoo = {k: replace(base, model=replace(base.model, bottleneck=k)) for k in ZOO
+           if not (name == "cpu" and k == "varfloor")}
+    return rate, zoo
+
+
 def for_notebook(notebook: str, name: str = "auto", seed: int = 0) -> Preset:
     """The configuration a given notebook uses (later notebooks override parts of the base)."""
     if notebook in ("01", "02"):

@@ -78,6 +78,23 @@ def test_notebook_sweeps_are_well_formed():
     assert presets.predictor_budget("smoke").steps < presets.predictor_budget("cpu").steps
 
 
+def test_notebook_03_04_presets_are_well_formed():
+    for name in ("smoke", "cpu", "gpu"):
+        b = presets.breaking_base(name)
+        assert b.train.probe_every > 0 and b.train.steps % b.train.probe_every == 0
+        ft = presets.decoder_finetune(b, (0.1,) * b.model.width, (0.5,) * b.model.width)
+        assert ft.train.freeze_encoder and ft.train.probe_every == 0
+        control = presets.decoder_finetune(b)
+        assert control.train.steps == ft.train.steps and control.train.latent_noise_std == ()  # equal budgets
+        rate, zoo = presets.ownership_sweep(name)
+        assert list(rate)[-1] == "plain (no limit)" and len(rate) >= 3  # a curve needs a middle
+        targets = [p.model.target_kl for p in list(rate.values())[:-1]]
+        assert targets == sorted(targets) and {p.model.bottleneck for p in list(rate.values())[:-1]} == {"target_kl"}
+        steps = {p.train.steps for p in [*rate.values(), *zoo.values()]}
+        assert len(steps) == 1  # every codec of 04 gets the same budget
+    assert "varfloor" in presets.ownership_sweep("gpu")[1] and "varfloor" not in presets.ownership_sweep("cpu")[1]
+
+
 def test_ranking_and_slot_boundary_plots():
     ax = plots.ranking({"a": 0.5, "b": 0.2, "c": 0.9}, title="t", xlabel="mel", highlight="b")
     labels = [t.get_text() for t in ax.get_yticklabels()]
