@@ -210,7 +210,8 @@ def decoder_finetune(base: Preset, noise_std: tuple[float, ...] = (), noise_corr
 
 
 # Notebook 04: the rate sweep (target KL, nats per second) and the bottleneck zoo.
-TARGET_KL = {"smoke": (3000.0, 12000.0), "cpu": (1500.0, 6000.0, 24000.0),
+# cpu stops at 6000: in 200 steps a 24000 nats/s target was not reached (6200 measured, seeds 0-1).
+TARGET_KL = {"smoke": (3000.0, 12000.0), "cpu": (1500.0, 6000.0),
              "gpu": (750.0, 1500.0, 3000.0, 6000.0, 12000.0, 24000.0)}
 ZOO = ("sigma", "softnorm", "tanh", "dropout", "noise", "varfloor")
 
