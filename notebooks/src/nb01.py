@@ -1,0 +1,277 @@
+import nbformat as nbf
+nb = nbf.v4.new_notebook()
+C = []
+def md(s): C.append(nbf.v4.new_markdown_cell(s.strip("\n")))
+def code(s, tags=None):
+    c = nbf.v4.new_code_cell(s.strip("\n"))
+    if tags: c.metadata["tags"] = tags
+    C.append(c)
+
+md(r"""
+# 01 · Topology: what prediction problem did the encoder create?
+
+An autoencoder's latent is an **interface**: another model — a TTS diffusion model, an
+autoregressive transformer — will have to *predict* it. Before any loss or KL weight, three choices
+fix what that model must do:
+
+- **rate** — how many latent positions per second (each position is one prediction step);
+- **width** — how many numbers per position;
+- **topology** — what one position *means*: a fixed slice of time, one text token (phone), a
+  summary of a longer chunk, or a global vector beside a slower stream.
+
+Two interfaces with the same number of scalars per second are *not* the same problem:
+50 positions × 16 numbers asks for many small, local updates; 12.5 × 64 asks every position to
+summarise 80 ms of sound. LongCat-AudioDiT saw this in its latent-VAE ablations: the latent setting
+that reconstructed best was not the one its TTS model generated best from; target-KL audio VAEs make
+the same point with the latent bitrate.
+
+**The experiment.** We train one small autoencoder per interface, then train *the same* small
+predictor — phones + durations + speaker → latents, a fixed budget — on each one's latents, and
+decode its predictions. Two numbers per interface:
+
+| path | question |
+|---|---|
+| `D(E(x))` — the oracle | how good is the codec? |
+| `D(ẑ)` — the prediction decoded | how good can generation from this interface be? |
+
+The claim to test: **the interface with the best reconstruction is not the interface with the
+best predicted-latent quality.**
+""")
+code('''
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 6 min) or "gpu"; "auto" picks gpu when CUDA is there
+seed = 0
+''', tags=["parameters"])
+md("""
+## 1 · Setup: the corpus, the settings, the evaluation clips
+
+Speech only (the phone topology needs phone timings). The predictors learn from the training
+speakers and are scored on **new sentences of the same speakers** (the `valid` split), so a
+failure is about the interface, not about an unseen voice.
+""")
+code('''
+import time
+import numpy as np, pandas as pd, torch
+import matplotlib.pyplot as plt
+from IPython.display import display
+from tqdm.auto import tqdm
+from course_lib import data, presets, training, predictors, decode_paths, metrics, plots, widgets
+from course_lib.claims import check_claim
+
+t_start = time.time()
+torch.set_num_threads(max(1, min(torch.get_num_threads(), 8)))
+preset = presets.resolve(preset)
+settings = presets.topology_sweep(preset, seed)
+budget = presets.predictor_budget(preset, seed)
+base = presets.for_notebook("01", preset, seed)
+
+corpus = data.ensure_corpus(base.corpus)
+df = data.read_manifest(corpus)
+train_rows = data.select(df, split="train", domain="speech", condition="clean")
+if preset == "cpu":
+    train_rows = train_rows.iloc[::2]  # half the sentences: the predictor's data budget, same for every setting
+eval_rows = data.select(df, split="valid", domain="speech", condition="clean").sort_values("clip_id").head(base.eval_clips)
+vocab = predictors.phone_vocab(corpus, train_rows)
+speakers = {s: i for i, s in enumerate(sorted(train_rows["speaker"].unique()))}
+refs = [data.load_clip(corpus, r, 1) for _, r in eval_rows.iterrows()]
+voiced = [np.asarray(data.load_labels(corpus, r)["f0"]["hz"]) > 0 for _, r in eval_rows.iterrows()]
+print(f"preset {preset} · {len(settings)} interfaces · predictor trains on {len(train_rows)} utterances "
+      f"of {len(speakers)} speakers · scored on {len(refs)} new sentences · {len(vocab)} phones")
+''')
+code('''
+# NBVAL_CHECK_OUTPUT
+rows = []
+for label, p in settings.items():
+    m = p.model
+    rows.append({"interface": label, "topology": m.topology, "width": m.width,
+                 "positions / s": {"phone": "≈ phones/s", "chunk": 1 / m.chunk_s}.get(m.topology, m.latent_rate),
+                 "scalars / s": round(m.scalars_per_second())})
+display(pd.DataFrame(rows).set_index("interface"))
+''')
+md("""
+What one latent position covers, drawn over a training sentence: the uniform grids tick at a fixed
+clock; the phone topology ticks at every phone boundary (the durations travel with the latent, and
+the decoder stretches each phone's vector over its frames); a chunk covers 0.32 s whatever is in it.
+""")
+code('''
+row = train_rows.iloc[0]
+x = data.load_clip(corpus, row, 1)
+n_frames = x.shape[-1] // 160
+spans, _ = data.phone_spans(data.load_labels(corpus, row), n_frames)
+starts = {}
+for label in ["grid 50 Hz x 16", "grid 12.5 Hz x 64", "phone x 64", "chunk 0.32 s x 256"]:
+    if label in settings:
+        from course_lib.models import Autoencoder
+        idx = Autoencoder(settings[label].model).slot_index(n_frames, 1, spans[None])[0].numpy()
+        starts[label] = np.flatnonzero(np.diff(idx, prepend=-1))
+fig, ax = plt.subplots(figsize=(12, 3.6))
+plots.slot_boundaries(x, starts, ax=ax, title=f"“{row['text']}” — where each latent position starts")
+plt.show()
+''')
+md("""
+## 2 · The fixed generator
+
+`predictors.ConditionalPredictor` is a FastSpeech-like TTS in miniature: phone embeddings plus a
+speaker embedding, expanded to 10 ms frames with the true durations, a few ConvNeXt layers, then
+*pooled into the encoder's own coordinate system* (`Autoencoder.slot_index`: which latent position
+every frame belongs to) and mapped to the latent width. Its budget — size, steps, batch, data — is
+the same for every interface; only the target changes. Latents are standardised per channel, so the
+predictor's loss (normalised MSE, 1.0 = "no better than the mean latent") is comparable across
+interfaces.
+
+For each interface the loop below trains (or loads) the autoencoder, trains the predictor, decodes
+both paths and scores them with the same metrics. The failure split:
+
+| failure | measured on `D(ẑ)` as |
+|---|---|
+| oracle reconstruction | mel distance, STOI, PESQ of `D(E(x))` |
+| predicted-latent quality | the same metrics on `D(ẑ)` |
+| alignment drift | ms off the diagonal of a DTW path between `D(ẑ)` and `x` |
+| prosody drift | F0 error in cents on voiced frames (harmonic-sum tracker on the magnitude) |
+| speaker / timbre loss | distance of the average spectral envelope (MFCC) from `x` |
+""")
+code('''
+f0_cents = decode_paths.per_path(
+    lambda ests, refs_: np.nanmean([metrics.f0_error_cents(e, r, v) for e, r, v in zip(ests, refs_, voiced)]))
+EXTRA = {"f0_cents": f0_cents, "timbre": metrics.timbre_distance, "drift_ms": metrics.alignment_drift_ms}
+
+results, tables, audio = {}, {}, {}
+for label, p in tqdm(settings.items(), desc="interfaces"):
+    t0 = time.time()
+    run = training.train_or_load(p, progress=False)
+    st = predictors.study(run.model, corpus, train_rows, eval_rows, vocab, speakers, budget, progress=False,
+                          cache_dir=run.info["dir"])  # a re-run loads the predictions
+    paths = decode_paths.oracle_and_predicted(run.model, st)
+    tab = decode_paths.path_table(refs, paths, extra=EXTRA)
+    tables[label], audio[label] = tab, paths
+    o, q = tab.loc[decode_paths.ORACLE], tab.loc[decode_paths.PREDICTED]
+    results[label] = {
+        "scalars/s": round(p.model.scalars_per_second()),
+        "oracle mel": o["mel_dist"], "oracle STOI": o["stoi"], "oracle PESQ": o["pesq_wb"],
+        "predictor nMSE": st.nmse,
+        "D(ẑ) mel": q["mel_dist"], "D(ẑ) STOI": q["stoi"], "D(ẑ) PESQ": q["pesq_wb"],
+        "gap mel": decode_paths.predicted_latent_gap(tab, "mel_dist"),
+        "drift ms": q["drift_ms"], "F0 cents": q["f0_cents"], "timbre": q["timbre"],
+        "seconds": time.time() - t0, "AE loaded": run.info["loaded"],
+    }
+res = pd.DataFrame.from_dict(results, orient="index")
+''')
+md("## 3 · Results: two rankings")
+code('''
+display(res.drop(columns=["AE loaded"]).round(3))
+''')
+code('''
+best_recon = res["oracle STOI"].idxmax()
+best_pred = res["D(ẑ) STOI"].idxmax()
+fig, axes = plt.subplots(2, 2, figsize=(13, 7))
+plots.ranking(res["oracle STOI"].to_dict(), ax=axes[0, 0], title="oracle D(E(x)): intelligibility",
+              xlabel="STOI", lower_is_better=False, highlight=best_recon)
+plots.ranking(res["D(ẑ) STOI"].to_dict(), ax=axes[0, 1], title="predicted D(ẑ): intelligibility",
+              xlabel="STOI", lower_is_better=False, highlight=best_pred)
+plots.ranking(res["oracle mel"].to_dict(), ax=axes[1, 0], title="oracle D(E(x)): spectrum", xlabel="mel distance",
+              highlight=res["oracle mel"].idxmin())
+plots.ranking(res["D(ẑ) mel"].to_dict(), ax=axes[1, 1], title="predicted D(ẑ): spectrum", xlabel="mel distance",
+              highlight=res["D(ẑ) mel"].idxmin())
+fig.suptitle("Left: how good the codec is.  Right: how good generation from it can be (same predictor, same budget)")
+fig.tight_layout()
+plt.show()
+''')
+md("""
+**The failure split.** The same `D(ẑ)` rows, one failure per panel. The predicted-latent gap is what
+the predictor's errors cost after decoding (`D(ẑ)` minus `D(E(x))`).
+""")
+code('''
+cols = [("gap mel", "predicted-latent gap (mel)"), ("drift ms", "alignment drift (ms)"),
+        ("F0 cents", "prosody: F0 error (cents)"), ("timbre", "speaker/timbre distance"),
+        ("predictor nMSE", "predictor loss (nMSE)")]
+fig, axes = plt.subplots(1, len(cols), figsize=(17, 3.4), sharey=True)
+for ax, (col, title) in zip(axes, cols):
+    ax.barh(res.index[::-1], res[col][::-1], color=["tab:orange" if i == best_pred else "tab:blue" for i in res.index[::-1]])
+    ax.set(title=title, xlabel="lower is better")
+fig.tight_layout()
+plt.show()
+''')
+md("""
+## 4 · Listen
+
+The reference, then the best-reconstructing interface and the best-predicted one, each through both
+paths. Listen for what the prediction loses: timing, pitch movement, voice.
+""")
+code('''
+i = 0
+clips = {"reference x": refs[i]}
+for label in dict.fromkeys([best_recon, best_pred]):
+    clips[f"{label} · D(E(x))"] = audio[label][decode_paths.ORACLE][i]
+    clips[f"{label} · D(ẑ)"] = audio[label][decode_paths.PREDICTED][i]
+widgets.players(clips, title=f"“{eval_rows.iloc[i]['text']}” ({eval_rows.iloc[i]['speaker']})")
+fig, axes = plt.subplots(1, len(clips), figsize=(4 * len(clips), 2.6))
+for ax, (name, clip) in zip(axes, clips.items()):
+    plots.spectrogram(clip, ax=ax, title=name)
+fig.tight_layout()
+plt.show()
+''')
+md("""
+## 5 · The claim
+
+Both rankings use the same metric, STOI (intelligibility — the first thing a TTS system is judged
+on); the mel-distance rankings are printed beside it. The claim holds when the best `D(E(x))`
+interface is not the best `D(ẑ)` interface **and** the predicted winner beats the reconstruction
+winner's `D(ẑ)` by at least 0.01 STOI, more than the run-to-run wobble of a single comparison.
+
+**At `cpu` scale this claim is not shown** (the numbers are below and at the end): the split
+appears, but its margin stays under 0.01 STOI. The check is therefore asserted (it raises) in `gpu`,
+where each autoencoder trains twelve times longer; in `cpu` the verdict is still recorded and printed
+as *not shown at this scale*, not quietly dropped.
+""")
+code('''
+margin = res.loc[best_pred, "D(ẑ) STOI"] - res.loc[best_recon, "D(ẑ) STOI"]
+mel_recon, mel_pred = res["oracle mel"].idxmin(), res["D(ẑ) mel"].idxmin()
+measured = {"best_recon": best_recon, "best_pred": best_pred, "stoi_margin": float(margin),
+            "best_recon_by_mel": mel_recon, "best_pred_by_mel": mel_pred,
+            "table": res[["oracle STOI", "D(ẑ) STOI", "oracle mel", "D(ẑ) mel"]].round(4).to_dict()}
+_ = check_claim(
+    "01", "best reconstruction is not best prediction", measured,
+    holds=(best_recon != best_pred) and margin >= 0.01,
+    detail=(f"STOI: best oracle = {best_recon} ({res.loc[best_recon, 'oracle STOI']:.3f}), best predicted = "
+            f"{best_pred} ({res.loc[best_pred, 'D(ẑ) STOI']:.3f} vs {res.loc[best_recon, 'D(ẑ) STOI']:.3f}, "
+            f"margin {margin:+.3f}); by mel distance: oracle {mel_recon}, predicted {mel_pred}"),
+    preset=preset, seed=seed, shown_in=("gpu",))  # measured: absent at cpu scale (margin < 0.01 STOI)
+''')
+code('''
+print(f"notebook time: {time.time() - t_start:.0f} s "
+      f"({sum(res['AE loaded'])} of {len(res)} autoencoders loaded from checkpoints)")
+''')
+md("""
+## What we measured, and the takeaway
+
+`cpu`, seed 0, 2 CPU cores, about 30 s of training per autoencoder (5 min 40 s for the notebook):
+
+| interface | oracle STOI | oracle mel | D(ẑ) STOI | D(ẑ) mel | gap (mel) | drift (ms) |
+|---|---|---|---|---|---|---|
+| grid 50 Hz × 16 | **0.764** | **0.648** | 0.689 | 0.820 | 0.172 | 4.5 |
+| grid 25 Hz × 32 | 0.749 | 0.659 | 0.678 | **0.815** | 0.156 | 5.0 |
+| grid 12.5 Hz × 64 | 0.706 | 0.754 | 0.647 | 0.883 | 0.129 | 5.1 |
+| phone × 64 | 0.729 | 0.750 | **0.697** | 0.841 | 0.092 | **3.4** |
+| chunk 0.32 s × 256 | 0.474 | 1.281 | 0.470 | 1.302 | 0.021 | 30.1 |
+| global + 12.5 Hz × 64 | 0.704 | 0.779 | 0.648 | 0.895 | 0.116 | 4.9 |
+
+The two rankings do come apart — the 50 Hz grid reconstructs best, the phone-aligned interface is
+predicted most intelligibly and keeps its timing best, and by mel distance 25 Hz × 32 is predicted
+best — but every margin is smaller than the 0.01 STOI we require, so at this scale the claim is
+**not shown**. What is clear already: the predicted-latent gap depends on the interface much more
+than the oracle suggests (0.02–0.17 mel). The phone topology loses about half as much to prediction
+as the 50 Hz grid; the chunk summary loses almost nothing to prediction because its oracle has
+little left to lose. Briefly trained autoencoders differ more in reconstruction than the
+predictor's errors differ between them; longer training (`gpu`) should narrow the oracle
+differences while the prediction differences stay — that is the run that has to show it.
+
+F0 error is large for every interface (about 600 cents): these small decoders do not yet reproduce
+pitch, so prosody drift cannot be separated from reconstruction at this scale.
+
+The takeaway is the essay's first question: not *how good is the autoencoder?* but *what prediction
+problem did it create?* Choose rate, width and topology with the downstream model in the loop — here
+a fixed small predictor trained in seconds — and read both rankings before committing to one.
+""")
+nb.cells = C
+nb.metadata["kernelspec"] = {"name": "course", "display_name": "Train the Interface (course)", "language": "python"}
+nb.metadata["language_info"] = {"name": "python"}
+nbf.write(nb, "notebooks/01_topology.ipynb")

@@ -1,0 +1,248 @@
+import nbformat as nbf
+nb = nbf.v4.new_notebook()
+C = []
+def md(s): C.append(nbf.v4.new_markdown_cell(s.strip("\n")))
+def code(s, tags=None):
+    c = nbf.v4.new_code_cell(s.strip("\n"))
+    if tags: c.metadata["tags"] = tags
+    C.append(c)
+
+md(r"""
+# 02 · The oracle: which reconstruction losses?
+
+Before asking whether a generator can predict the latent, build the best **oracle** you can: the
+path `x → E → z → D → x̂` with the encoder's own latent. It sets the ceiling every later lesson is
+measured against — `D(ẑ)` can only approach `D(E(x))`.
+
+The oracle is judged by ears, and the loss decides what the decoder spends its capacity on:
+
+- **waveform L1** compares samples. Two signals that sound identical but differ in phase are far
+  apart, so the decoder is pushed to match phase it cannot know and ends up smearing.
+- **multi-resolution STFT** (MR-STFT) compares magnitudes at several window sizes: sharp
+  transients and fine pitch at once, and no penalty for inaudible phase.
+- **mel** compares on a perceptual frequency scale: errors where the ear is coarse count less.
+- **adversarial + feature matching**: a small critic learns what the fixed losses miss (buzz,
+  over-smoothing); feature matching gives the decoder a dense signal from the critic's layers.
+- **complex STFT / phase-aware** terms put phase back in, gently, so overlapping frames add up.
+- for **stereo music**: left/right losses vs **mid/side** (sum and difference): a loss on each
+  channel alone can leave the difference between them — the stereo image — unattended; and a
+  **log-frequency (CQT)** term, where every semitone gets the same number of bins, for pitch.
+
+**The experiment.** The same small autoencoder, the same data and **the same number of steps**;
+only the loss changes. Claims: *spectral losses beat waveform L1 at equal steps* (mel distance and
+PESQ) and *the mid/side loss keeps the stereo image* (lower ILD error).
+""")
+code('''
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 6 min) or "gpu"; "auto" picks gpu when CUDA is there
+seed = 0
+''', tags=["parameters"])
+md("## 1 · Setup")
+code('''
+import time
+import numpy as np, pandas as pd, torch
+import matplotlib.pyplot as plt
+from IPython.display import display
+from tqdm.auto import tqdm
+from course_lib import data, presets, training, metrics, plots, widgets
+from course_lib.claims import check_claim
+
+t_start = time.time()
+preset = presets.resolve(preset)
+rows = presets.loss_ablation(preset, seed)
+base = presets.for_notebook("02", preset, seed)
+corpus = data.ensure_corpus(base.corpus)
+df = data.read_manifest(corpus)
+eval_sets = {}
+for domain, channels in [("speech", 1), ("music", 2)]:
+    sel = data.select(df, domain=domain, condition="clean")
+    sel = sel[sel["split"].isin(["valid", "test"])]
+    eval_sets[domain] = data.eval_clips(corpus, sel, n=base.eval_clips, channels=channels,
+                                        max_seconds=4.0)[0]
+print(f"preset {preset} · {len(rows)} rows · {base.train.steps} steps each · "
+      f"eval: {len(eval_sets['speech'])} speech clips (held-out sentences and speakers), "
+      f"{len(eval_sets['music'])} stereo music clips")
+''')
+code('''
+# NBVAL_CHECK_OUTPUT
+display(pd.DataFrame([{"row": k, "domain": p.train.domain, "channels": p.model.channels, "loss": p.train.loss,
+                       "adversarial": p.train.adv_weight > 0, "steps": p.train.steps} for k, p in rows.items()])
+        .set_index("row"))
+''')
+md("""
+## 2 · Train every row (or load it)
+
+Each row trains the same model for the same number of steps; only the loss differs. Checkpoints are
+cached by configuration, so a second run of this notebook loads them in seconds.
+""")
+code('''
+def evaluate(label, run):
+    p = rows[label]
+    refs = eval_sets[p.train.domain]
+    ests = training.reconstruct(run.model, refs)
+    speech = p.train.domain == "speech"
+    r = metrics.score(refs, ests, speech=speech)
+    if not speech:
+        r["ILD error dB"] = float(np.mean([metrics.ild_error_db(e, x) for e, x in zip(ests, refs)]))
+        r["chroma error"] = float(np.mean([metrics.chroma_error(e, x) for e, x in zip(ests, refs)]))
+        r["width dB"] = float(np.mean([metrics.stereo_width(e) for e in ests]))
+        r["width error dB"] = float(np.mean([abs(metrics.stereo_width(e) - metrics.stereo_width(x))
+                                             for e, x in zip(ests, refs)]))
+    r["train s"] = run.info["train_seconds"]
+    return r, ests
+
+runs, results, decoded = {}, {}, {}
+for label, p in tqdm(rows.items(), desc="loss rows"):
+    runs[label] = training.train_or_load(p, progress=False)
+    results[label], decoded[label] = evaluate(label, runs[label])
+res = pd.DataFrame.from_dict(results, orient="index")
+''')
+md("## 3 · Speech: what each loss buys at equal steps")
+code('''
+sp = res[res.index.str.startswith("speech")].dropna(axis=1, how="all")
+display(sp.round(3))
+fig, axes = plt.subplots(1, 3, figsize=(16, 3.6))
+short = {k: k.replace("speech · ", "") for k in sp.index}
+plots.ranking({short[k]: v for k, v in sp["mel_dist"].items()}, ax=axes[0], title="mel distance", xlabel="mel")
+plots.ranking({short[k]: v for k, v in sp["pesq_wb"].items()}, ax=axes[1], title="PESQ-wb", xlabel="PESQ",
+              lower_is_better=False)
+plots.ranking({short[k]: v for k, v in sp["si_sdr"].items()}, ax=axes[2], title="SI-SDR (waveform match)",
+              xlabel="dB", lower_is_better=False)
+fig.tight_layout()
+plt.show()
+''')
+md("""
+Waveform L1 is the only row that scores well on SI-SDR — it is the only one asked to match the
+waveform sample by sample — and it is the worst on what we hear (mel distance, PESQ). Listen:
+""")
+code('''
+i = 0
+ref = eval_sets["speech"][i]
+clips = {"reference": ref, **{short[k]: decoded[k][i] for k in sp.index}}
+widgets.players(clips, title="speech: the same sentence through every row")
+fig, axes = plt.subplots(1, 4, figsize=(16, 2.6))
+for ax, name in zip(axes, ["reference", "waveform L1", "MR-STFT + mel", "MR-STFT + mel + adv/FM"]):
+    plots.spectrogram(clips[name], ax=ax, title=name)
+fig.tight_layout()
+plt.show()
+''')
+md("""
+## 4 · Stereo music: L/R vs mid/side, and pitch
+
+**ILD error** (interaural level difference): per time-frequency bin, how much louder the left is
+than the right, in dB, compared between the decoded and the original clip. It is the stereo image
+in one number: 0 dB means every instrument sits where it was panned. **Width** is the side/mid
+energy ratio (dB): how much of the sound differs between the ears; a decoder whose channels drift
+apart in phase sounds wide and diffuse. **Chroma error** compares the pitch-class content: the notes.
+""")
+code('''
+mu = res[res.index.str.startswith("music")].dropna(axis=1, how="all")
+display(mu.round(3))
+fig, axes = plt.subplots(1, 4, figsize=(19, 3.4))
+shortm = {k: k.replace("music · ", "") for k in mu.index}
+plots.ranking({shortm[k]: v for k, v in mu["mel_dist"].items()}, ax=axes[0], title="mel distance", xlabel="mel")
+plots.ranking({shortm[k]: v for k, v in mu["ILD error dB"].items()}, ax=axes[1], title="stereo image: ILD error",
+              xlabel="dB")
+plots.ranking({shortm[k]: v for k, v in mu["chroma error"].items()}, ax=axes[2], title="pitch: chroma error",
+              xlabel="chroma L1")
+plots.ranking({shortm[k]: v for k, v in mu["width error dB"].items()}, ax=axes[3], title="stereo width error",
+              xlabel="|side/mid − original| dB")
+fig.tight_layout()
+plt.show()
+''')
+code('''
+ref = eval_sets["music"][0]
+clips = {"reference (stereo)": ref, **{shortm[k]: decoded[k][0] for k in mu.index}}
+widgets.players(clips, title="stereo music: listen on headphones for where each instrument sits")
+side = {name: (c[0] - c[1]) / 2 for name, c in clips.items() if name in ("reference (stereo)", "L/R mel", "L/R mel + mid/side")}
+fig, axes = plt.subplots(1, len(side), figsize=(15, 2.6))
+for ax, (name, s) in zip(axes, side.items()):
+    plots.spectrogram(s[None], ax=ax, title=f"side channel (L−R)/2 · {name}")
+fig.tight_layout()
+plt.show()
+''')
+md("""
+## 5 · The claims
+
+1. *Spectral losses beat waveform L1 at equal steps*: both spectral speech rows (MR-STFT, MR-STFT +
+   mel) must beat L1 on mel distance **and** PESQ, and the L/R mel music row must beat music L1 on
+   mel distance. Asserted in `cpu` and `gpu`.
+2. *The mid/side loss keeps the stereo image*: the mid/side row's ILD error must be at least 10%
+   lower than the L/R row's. **At `cpu` scale this is not shown**: with seed 0 the mid/side row's
+   ILD error was *higher* (9.4 vs 7.8 dB). The check is asserted in `gpu`; in `cpu` the verdict is
+   recorded and printed, not dropped. What the mid/side term *did* do at this scale is keep the
+   stereo **width**: the L/R row decodes left and right with unrelated phases, so its side channel
+   is as loud as its mid (width +0.4 dB against −6.5 dB in the originals), while the mid/side row
+   stays close (−7.2 dB); over seeds 0, 1, 3 and 4 its width error was 2.9–3.1 dB against 5.0–8.1 dB
+   for L/R. We noticed this after the first run, so it is reported, not claimed.
+""")
+code('''
+spectral = ["speech · MR-STFT", "speech · MR-STFT + mel"]
+l1 = res.loc["speech · waveform L1"]
+speech_ok = all(res.loc[k, "mel_dist"] < l1["mel_dist"] and res.loc[k, "pesq_wb"] > l1["pesq_wb"] for k in spectral)
+music_ok = res.loc["music · L/R mel", "mel_dist"] < res.loc["music · waveform L1", "mel_dist"]
+_ = check_claim(
+    "02", "spectral losses beat waveform L1 at equal steps",
+    {k: {"mel_dist": res.loc[k, "mel_dist"], "pesq_wb": res.loc[k].get("pesq_wb", float("nan"))}
+     for k in spectral + ["speech · waveform L1", "music · L/R mel", "music · waveform L1"]},
+    holds=bool(speech_ok and music_ok),
+    detail=(f"speech mel/PESQ: L1 {l1['mel_dist']:.3f}/{l1['pesq_wb']:.2f}, "
+            + ", ".join(f"{k.split(' · ')[1]} {res.loc[k, 'mel_dist']:.3f}/{res.loc[k, 'pesq_wb']:.2f}" for k in spectral)
+            + f"; music mel: L1 {res.loc['music · waveform L1', 'mel_dist']:.3f}, "
+              f"L/R mel {res.loc['music · L/R mel', 'mel_dist']:.3f}"),
+    preset=preset, seed=seed)
+''')
+code('''
+ild_lr, ild_ms = res.loc["music · L/R mel", "ILD error dB"], res.loc["music · L/R mel + mid/side", "ILD error dB"]
+_ = check_claim(
+    "02", "mid/side keeps the stereo image",
+    {"ild_lr_db": ild_lr, "ild_ms_db": ild_ms,
+     "width_ref_db": float(np.mean([metrics.stereo_width(x) for x in eval_sets["music"]])),
+     "width_lr_db": res.loc["music · L/R mel", "width dB"], "width_ms_db": res.loc["music · L/R mel + mid/side", "width dB"]},
+    holds=bool(ild_ms < 0.9 * ild_lr),
+    detail=f"ILD error: L/R mel {ild_lr:.2f} dB, + mid/side {ild_ms:.2f} dB (claim: at least 10% lower)",
+    preset=preset, seed=seed, shown_in=("gpu",))  # measured: absent at cpu scale (see the markdown above)
+''')
+code('''
+print(f"notebook time: {time.time() - t_start:.0f} s")
+''')
+md("""
+## What we measured, and the takeaway
+
+`cpu`, seed 0, 2 CPU cores, 200 steps per row (speech 1 s crops, music 0.5 s stereo crops):
+
+| speech row | mel distance | PESQ-wb | STOI | SI-SDR |
+|---|---|---|---|---|
+| waveform L1 | 1.617 | 1.02 | 0.56 | **−8.8 dB** |
+| MR-STFT | 0.786 | 1.11 | 0.72 | −26.2 dB |
+| MR-STFT + mel | **0.682** | 1.12 | **0.76** | −34.7 dB |
+| MR-STFT + mel + adv/FM | 0.753 | **1.13** | 0.75 | −15.2 dB |
+| mel + complex STFT | 0.736 | 1.10 | 0.75 | −37.2 dB |
+| mel + phase | 0.710 | 1.11 | 0.76 | −34.3 dB |
+
+| music row (stereo) | mel distance | ILD error | width error | chroma error |
+|---|---|---|---|---|
+| waveform L1 | 1.774 | 10.7 dB | 2.8 dB | 1.11 |
+| L/R mel | **1.183** | **8.2 dB** | 7.0 dB | 1.09 |
+| L/R mel + mid/side | 1.226 | 9.6 dB | 3.0 dB | **1.06** |
+| L/R mel + CQT | 1.192 | **8.2 dB** | 5.3 dB | 1.08 |
+
+At equal steps the spectral losses beat waveform L1 on what the ear measures — mel distance less
+than half, PESQ and STOI higher — while L1 wins only SI-SDR, the metric that rewards matching the
+waveform sample by sample. Over seeds 0–4 the mel distance verdict never wavered (L1 1.6–2.8,
+spectral 0.68–0.79), but in seeds 2 and 4 the L1 row scored a *higher* PESQ than the spectral rows
+(1.21 and 1.32 vs 1.10–1.12) at four times their mel distance: near its floor of 1.0, PESQ is noisy,
+and the claim, which asks for both, held in 3 of 5 seeds. Adversarial + feature matching moved the waveform closer (SI-SDR −15 dB)
+and PESQ up slightly, at 1.5× the step time; 200 steps are too few for a critic to pay off on
+spectral distance. The CQT term did not measurably change the chroma error at this scale
+(1.08 vs 1.09). For stereo, a loss on each channel separately leaves the relation *between* the
+channels unowned: the L/R row's channels drift apart (a diffuse, too-wide image), which the
+mid/side term prevents — though at this scale it does not lower the ILD error, the measure the claim
+names.
+
+The oracle is the ceiling, not the goal: notebook 03 breaks it on purpose and measures how far the
+decoded predictions fall below it.
+""")
+nb.cells = C
+nb.metadata["kernelspec"] = {"name": "course", "display_name": "Train the Interface (course)", "language": "python"}
+nb.metadata["language_info"] = {"name": "python"}
+nbf.write(nb, "notebooks/02_oracle.ipynb")

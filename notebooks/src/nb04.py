@@ -1,0 +1,252 @@
+import nbformat as nbf
+nb = nbf.v4.new_notebook()
+C = []
+def md(s): C.append(nbf.v4.new_markdown_cell(s.strip("\n")))
+def code(s, tags=None):
+    c = nbf.v4.new_code_cell(s.strip("\n"))
+    if tags: c.metadata["tags"] = tags
+    C.append(c)
+
+md(r"""
+# 04 · Regularisation is error ownership
+
+Notebook 03 showed that a generator's errors cost the decoder far more than the oracle suggests.
+Someone has to absorb those errors. Every bottleneck answers *who*:
+
+- a **KL** term makes the latent cheap to describe (a low rate) and teaches the decoder the
+  neighbourhood of each latent; **target-KL** holds that rate at a chosen number of nats per second;
+- a **σ-VAE** fixes the size of the error the decoder must tolerate;
+- **tanh** and **soft normalisation** remove outliers a generator would rarely reach;
+- **latent dropout** spreads information so no single channel is critical;
+- **latent noise** makes the decoder tolerant of small errors on every channel.
+
+None of them is free: each trades reconstruction for something the generator needs. This lesson
+measures the trade three ways, with the tools of notebook 03 (the same predictor and decode paths):
+
+1. **the rate–distortion curve** — oracle and predicted quality along a target-KL sweep. Target-KL
+   audio VAEs report that the two pull apart and the best downstream point is in the middle;
+2. **mean vs sampled targets** — should the predictor learn the posterior mean or samples of it?
+   SALAD found that sampled targets help;
+3. **the dashboard** — where the debt sits. An average KL or an average error can hide one channel
+   or one kind of sound that carries most of it.
+""")
+code('''
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 6 min) or "gpu"; "auto" picks gpu when CUDA is there
+seed = 0
+''', tags=["parameters"])
+md("""
+## 1 · Setup
+
+Speech, the same predictor as notebooks 01 and 03 (phones + durations + speaker → latents, a fixed
+budget), scored on new sentences of the training speakers.
+""")
+code('''
+import time
+from dataclasses import replace
+import numpy as np, pandas as pd, torch
+import matplotlib.pyplot as plt
+from IPython.display import display
+from tqdm.auto import tqdm
+from course_lib import data, presets, training, predictors, decode_paths, dashboard, plots, widgets
+from course_lib.bottlenecks import OWNS
+from course_lib.claims import check_claim
+
+t_start = time.time()
+torch.set_num_threads(max(1, min(torch.get_num_threads(), 8)))
+preset = presets.resolve(preset)
+rate_sweep, zoo = presets.ownership_sweep(preset, seed)
+budget = presets.predictor_budget(preset, seed)
+base = next(iter(rate_sweep.values()))
+
+corpus = data.ensure_corpus(base.corpus)
+df = data.read_manifest(corpus)
+train_rows = data.select(df, split="train", domain="speech", condition="clean")
+if preset == "cpu":
+    train_rows = train_rows.iloc[::2]
+eval_rows = data.select(df, split="valid", domain="speech", condition="clean").head(min(base.eval_clips, 12))
+vocab = predictors.phone_vocab(corpus, train_rows)
+speakers = {s: i for i, s in enumerate(sorted(train_rows["speaker"].unique()))}
+refs = [data.load_clip(corpus, r, 1) for _, r in eval_rows.iterrows()]
+print(f"preset {preset} · {len(rate_sweep)} rate points + {len(zoo)} bottlenecks · {base.train.steps} steps each · "
+      f"scored on {len(refs)} new sentences")
+''')
+code('''
+def measure(label, p, head_targets="mean"):
+    """Train (or load) one codec, train the fixed predictor on it, score D(E(x)) and D(ẑ)."""
+    run = training.train_or_load(p, progress=False)
+    st = predictors.study(run.model, corpus, train_rows, eval_rows, vocab, speakers,
+                          replace(budget, targets=head_targets), progress=False, cache_dir=run.info["dir"])
+    paths = {k: v for k, v in decode_paths.all_paths(run.model, st, None, None, None, seed).items()
+             if k in (decode_paths.ORACLE, decode_paths.PREDICTED)}
+    tab = decode_paths.decode_path_table(refs, paths, pesq=False)
+    o, q = tab.loc[decode_paths.ORACLE], tab.loc[decode_paths.PREDICTED]
+    tail = run.history[-20:]  # the KL actually held at the end of training
+    kl = np.mean([h["kl_per_frame"] for h in tail]) * p.model.latent_rate if "kl_per_frame" in tail[-1] else np.inf
+    return run, st, paths, {"bottleneck": p.model.bottleneck, "KL nats/s": kl, "oracle mel": o["mel_dist"],
+                            "oracle STOI": o["stoi"], "predictor nMSE": st.nmse, "D(ẑ) mel": q["mel_dist"],
+                            "D(ẑ) STOI": q["stoi"], "gap mel": tab.loc[decode_paths.PREDICTED, "gap"]}
+''')
+md("""
+## 2 · The rate–distortion curve
+
+Each point is a codec trained with the `target_kl` bottleneck: a controller adjusts the KL weight
+during training so the latent carries about the target number of nats per second (1 nat ≈ 1.44
+bits). The last point has no rate limit at all (the plain codec).
+""")
+code('''
+runs, studies, rate_rows = {}, {}, {}
+for label, p in tqdm(rate_sweep.items(), desc="rate sweep"):
+    runs[label], studies[label], _, rate_rows[label] = measure(label, p)
+rate = pd.DataFrame.from_dict(rate_rows, orient="index")
+display(rate.round(3))
+''')
+code('''
+x = np.arange(len(rate))
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.6))
+for ax, metric, better in [(axes[0], "mel", "lower"), (axes[1], "STOI", "higher")]:
+    ax.plot(x, rate[f"oracle {metric}"], "o-", color="tab:green", label="oracle D(E(x))")
+    ax.plot(x, rate[f"D(ẑ) {metric}"], "o-", color="tab:red", label="predicted D(ẑ)")
+    ax.set_xticks(x, [f"{v:,.0f}" if np.isfinite(v) else "∞ (plain)" for v in rate["KL nats/s"]])
+    ax.set(xlabel="measured KL (nats per second)", ylabel=f"{metric} ({better} is better)",
+           title=f"rate–distortion · {metric}")
+    ax.legend()
+fig.tight_layout()
+plt.show()
+''')
+code('''
+order = list(rate.index)  # low rate → no limit
+best_oracle, best_pred = rate["oracle mel"].idxmin(), rate["D(ẑ) mel"].idxmin()
+interior = order.index(best_pred) not in (0, len(order) - 1)
+_ = check_claim(
+    "04", "oracle and predicted quality pull apart; the best downstream rate is in the middle",
+    {"best_oracle": best_oracle, "best_predicted": best_pred, "table": rate.round(4).astype(str).to_dict()},
+    holds=bool(interior and best_oracle != best_pred),
+    detail=(f"oracle best at {best_oracle} (mel {rate.loc[best_oracle, 'oracle mel']:.3f}); D(ẑ) best at {best_pred} "
+            f"(mel {rate.loc[best_pred, 'D(ẑ) mel']:.3f}); D(ẑ) mel along the sweep: "
+            + ", ".join(f"{v:.3f}" for v in rate["D(ẑ) mel"])),
+    preset=preset, seed=seed, shown_in=("gpu",))  # measured: absent at cpu scale (see below)
+''')
+md("""
+## 3 · The bottleneck zoo
+
+Every other bottleneck with its default knob, the same network, steps, predictor and decode paths.
+`owns` is the error each one takes off the generator's hands.
+""")
+code('''
+zoo_rows = {}
+for label, p in tqdm(zoo.items(), desc="bottleneck zoo"):
+    runs[label], studies[label], _, zoo_rows[label] = measure(label, p)
+plain_label = "plain (no limit)"
+rate_points = list(rate_sweep)[:-1]  # the target-KL codecs, low rate first
+mid_label = rate_points[len(rate_points) // 2]  # the middle of the curve (upper middle when even)
+zoo_tab = pd.DataFrame.from_dict({plain_label: rate_rows[plain_label], mid_label: rate_rows[mid_label], **zoo_rows},
+                                 orient="index")
+zoo_tab.insert(1, "owns", [OWNS[b] for b in zoo_tab["bottleneck"]])
+display(zoo_tab.drop(columns=["bottleneck"]).round(3))
+''')
+code('''
+fig, ax = plt.subplots(figsize=(7, 4.5))
+ax.scatter(zoo_tab["oracle mel"], zoo_tab["D(ẑ) mel"], color="tab:blue")
+for name, r in zoo_tab.iterrows():
+    ax.annotate(name, (r["oracle mel"], r["D(ẑ) mel"]), fontsize=8, xytext=(4, 2), textcoords="offset points")
+lo = min(zoo_tab["oracle mel"].min(), zoo_tab["D(ẑ) mel"].min())
+hi = max(zoo_tab["oracle mel"].max(), zoo_tab["D(ẑ) mel"].max())
+ax.plot([lo, hi], [lo, hi], ls=":", color="gray", lw=1)
+ax.set(xlabel="oracle D(E(x)) mel distance", ylabel="predicted D(ẑ) mel distance",
+       title="who owns the error: reconstruction vs generation (lower-left is better; dotted = no gap)")
+plt.show()
+''')
+md("""
+## 4 · Mean or sampled targets for the predictor?
+
+A KL-type encoder gives a distribution per frame, q(z|x) = N(μ, σ²). The usual target for a
+generator is μ. SALAD-style training draws a fresh sample of q(z|x) as the target each time the
+predictor sees an utterance: the targets are noisier, but they cover the neighbourhood the decoder
+was trained on. Same predictor, same budget, the middle rate point.
+""")
+code('''
+_, st_sampled, _, sampled_row = measure(mid_label, rate_sweep[mid_label], head_targets="sample")
+targets = pd.DataFrame({"mean targets": rate_rows[mid_label], "sampled targets": sampled_row}).T
+display(targets[["predictor nMSE", "D(ẑ) mel", "D(ẑ) STOI", "gap mel"]].round(4))
+gain_mel = targets.loc["mean targets", "D(ẑ) mel"] - targets.loc["sampled targets", "D(ẑ) mel"]
+gain_stoi = targets.loc["sampled targets", "D(ẑ) STOI"] - targets.loc["mean targets", "D(ẑ) STOI"]
+_ = check_claim(
+    "04", "sampled posterior targets help the predictor",
+    {"gain_mel": gain_mel, "gain_stoi": gain_stoi, "model": mid_label},
+    holds=bool(gain_mel >= 0.01 and gain_stoi >= 0),
+    detail=(f"{mid_label}: D(ẑ) mel {targets.loc['mean targets', 'D(ẑ) mel']:.3f} (mean) vs "
+            f"{targets.loc['sampled targets', 'D(ẑ) mel']:.3f} (sampled), STOI {gain_stoi:+.3f} (claim: ≥ 0.01 mel better)"),
+    preset=preset, seed=seed, shown_in=("gpu",))  # measured: absent at cpu scale (see below)
+''')
+md("""
+## 5 · The dashboard: where the debt sits
+
+`dashboard.collect` keeps one row per latent frame (its channel values, KL, regime — silence,
+transient or steady — and the predictor's residual), so every average can be split by *place*.
+""")
+code('''
+model = runs[mid_label].model
+s = dashboard.collect(model, refs, meta=eval_rows, z_hat=studies[mid_label].z_hat)
+display(dashboard.channel_table(s).sort_values("kl_share", ascending=False).head(8).round(4))
+display(dashboard.place_table(s, by="regime").round(3))
+fig = dashboard.figure(s, places=("regime",), title=f"latent dashboard · {mid_label}")
+plt.show()
+''')
+code('''
+kl_debt = dashboard.debt_report(s, quantity="kl")
+res_debt = dashboard.debt_report(s, quantity="residual")
+print("KL:      ", kl_debt["summary"])
+print("residual:", res_debt["summary"])
+_ = check_claim(
+    "04", "an average hides a channel or regime carrying the debt",
+    {"kl": {k: v for k, v in kl_debt.items() if k != "summary"},
+     "residual": {k: v for k, v in res_debt.items() if k != "summary"}},
+    holds=bool(res_debt["place_excess"] >= 1.5 or kl_debt["place_excess"] >= 1.5),
+    detail=(f"predictor residual: {res_debt['place_by']} '{res_debt['place']}' carries {res_debt['place_share']:.0%} of it "
+            f"in {res_debt['place_frame_share']:.0%} of the frames ({res_debt['place_excess']:.2f}× its share); "
+            f"KL: '{kl_debt['place']}' {kl_debt['place_excess']:.2f}×, top channel {kl_debt['channel']} "
+            f"{kl_debt['channel_excess']:.1f}× its fair share (claim: a place ≥ 1.5× its share)"),
+    preset=preset, seed=seed)
+''')
+code('''
+print(f"notebook time: {time.time() - t_start:.0f} s")
+''')
+md("""
+## What we measured (cpu preset, seed 0; 200 steps per codec)
+
+| codec | KL nats/s | oracle mel | D(ẑ) mel | gap | predictor nMSE |
+|---|---|---|---|---|---|
+| target 1500 | 1587 | 0.786 | 0.894 | 0.108 | 0.135 |
+| target 6000 | 6423 | 0.810 | 0.918 | 0.108 | 0.127 |
+| plain | ∞ | 0.651 | 0.798 | 0.147 | 0.170 |
+| σ-VAE | 5120 | 0.778 | 0.891 | 0.113 | 0.137 |
+| softnorm / tanh | – | 0.665 / 0.650 | 0.807 / 0.801 | 0.142 / 0.151 | 0.168 / 0.172 |
+| dropout / noise | – | 0.720 / 0.681 | 0.848 / 0.816 | 0.128 / 0.134 | 0.162 / 0.161 |
+
+- **The regularisers do what they say, and here they cost more than they buy.** Every KL-type codec
+  is more predictable (nMSE 0.13 vs 0.17) and has a smaller gap (0.11 vs 0.15 mel), but after 200
+  steps its oracle is so much worse (0.78–0.81 vs 0.65) that its predicted audio is worse too. The
+  rate curve therefore does not bend: the plain codec wins both rankings (claim 1, **not shown at
+  this scale**; asserted in `gpu`). A third point at 24000 nats/s was dropped from `cpu`: in 200
+  steps the encoder never used more than about 6200 nats/s, whatever the weight.
+- **Dropout and noise buy the most gap per unit of oracle**: they shrink the gap by 0.013–0.019 mel
+  at 0.03–0.07 mel of oracle cost; tanh and softnorm change almost nothing (nothing here has
+  outliers to remove: the dashboard's outlier rate is ~0).
+- **Sampled targets change nothing here** (D(ẑ) 0.918 vs 0.918; claim 2, **not shown at this
+  scale**): the posterior std (0.3–0.5) is small next to what a 300-step predictor gets wrong.
+- **The debt is not where the average puts it** (claim 3, holds): transient frames — onsets, 14% of
+  the frames — carry 26% of the predictor's residual energy (1.8× their share); their residual is
+  0.54 of the latent std against 0.29 in silence. The KL, by contrast, is spread evenly over places,
+  so an average KL says nothing about where generation will fail.
+
+**Takeaway.** A regulariser is a decision about who pays for the generator's errors. Measure both
+sides — the oracle it costs and the gap it buys — and look where the residual lands, not just at
+its mean. At this scale the codec is still undertrained, so every regulariser mostly costs; the
+`gpu` preset's longer training is where the rate curve has to bend.
+""")
+for i, c in enumerate(C):
+    c.id = f"c{i:02d}"  # deterministic ids: regenerating gives a clean diff
+nb.cells = C
+nb.metadata["kernelspec"] = {"name": "course", "display_name": "Train the Interface (course)", "language": "python"}
+nb.metadata["language_info"] = {"name": "python"}
+nbf.write(nb, "notebooks/04_error_ownership.ipynb")
