@@ -92,7 +92,8 @@ def test_notebook_03_04_presets_are_well_formed():
         assert targets == sorted(targets) and {p.model.bottleneck for p in list(rate.values())[:-1]} == {"target_kl"}
         steps = {p.train.steps for p in [*rate.values(), *zoo.values()]}
         assert len(steps) == 1  # every codec of 04 gets the same budget
-    assert "varfloor" in presets.ownership_sweep("gpu")[1] and "varfloor" not in presets.ownership_sweep("cpu")[1]
+    assert set(presets.ownership_sweep("gpu")[1]) == set(presets.ZOO)
+    assert not set(presets.CPU_SKIPS) & set(presets.ownership_sweep("cpu")[1])
 
 
 def test_ranking_and_slot_boundary_plots():
