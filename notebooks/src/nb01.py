@@ -1,11 +1,8 @@
-import nbformat as nbf
-nb = nbf.v4.new_notebook()
-C = []
-def md(s): C.append(nbf.v4.new_markdown_cell(s.strip("\n")))
-def code(s, tags=None):
-    c = nbf.v4.new_code_cell(s.strip("\n"))
-    if tags: c.metadata["tags"] = tags
-    C.append(c)
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _nb import code, md, write  # noqa: E402
 
 md(r"""
 # 01 · Topology: what prediction problem did the encoder create?
@@ -271,7 +268,4 @@ The takeaway is the essay's first question: not *how good is the autoencoder?* b
 problem did it create?* Choose rate, width and topology with the downstream model in the loop — here
 a fixed small predictor trained in seconds — and read both rankings before committing to one.
 """)
-nb.cells = C
-nb.metadata["kernelspec"] = {"name": "course", "display_name": "Train the Interface (course)", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-nbf.write(nb, "notebooks/01_topology.ipynb")
+write("notebooks/01_topology.ipynb")

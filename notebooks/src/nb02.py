@@ -1,11 +1,8 @@
-import nbformat as nbf
-nb = nbf.v4.new_notebook()
-C = []
-def md(s): C.append(nbf.v4.new_markdown_cell(s.strip("\n")))
-def code(s, tags=None):
-    c = nbf.v4.new_code_cell(s.strip("\n"))
-    if tags: c.metadata["tags"] = tags
-    C.append(c)
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _nb import code, md, write  # noqa: E402
 
 md(r"""
 # 02 · The oracle: which reconstruction losses?
@@ -242,7 +239,4 @@ names.
 The oracle is the ceiling, not the goal: notebook 03 breaks it on purpose and measures how far the
 decoded predictions fall below it.
 """)
-nb.cells = C
-nb.metadata["kernelspec"] = {"name": "course", "display_name": "Train the Interface (course)", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-nbf.write(nb, "notebooks/02_oracle.ipynb")
+write("notebooks/02_oracle.ipynb")

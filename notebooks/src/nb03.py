@@ -1,11 +1,8 @@
-import nbformat as nbf
-nb = nbf.v4.new_notebook()
-C = []
-def md(s): C.append(nbf.v4.new_markdown_cell(s.strip("\n")))
-def code(s, tags=None):
-    c = nbf.v4.new_code_cell(s.strip("\n"))
-    if tags: c.metadata["tags"] = tags
-    C.append(c)
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _nb import code, md, write  # noqa: E402
 
 md(r"""
 # 03 · Build the oracle, then break it
@@ -311,9 +308,4 @@ generator (sample, don't average) or to the encoder (a latent whose conditional 
 good latent) — not to the decoder. And an oracle-gated checkpoint keeps training long after
 generation has stopped improving: put the probe in the loop.
 """)
-for i, c in enumerate(C):
-    c.id = f"c{i:02d}"  # deterministic ids: regenerating gives a clean diff
-nb.cells = C
-nb.metadata["kernelspec"] = {"name": "course", "display_name": "Train the Interface (course)", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-nbf.write(nb, "notebooks/03_breaking_the_oracle.ipynb")
+write("notebooks/03_breaking_the_oracle.ipynb")

@@ -1,11 +1,8 @@
-import nbformat as nbf
-nb = nbf.v4.new_notebook()
-C = []
-def md(s): C.append(nbf.v4.new_markdown_cell(s.strip("\n")))
-def code(s, tags=None):
-    c = nbf.v4.new_code_cell(s.strip("\n"))
-    if tags: c.metadata["tags"] = tags
-    C.append(c)
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _nb import code, md, write  # noqa: E402
 
 md(r"""
 # 04 · Regularisation is error ownership
@@ -245,9 +242,4 @@ sides — the oracle it costs and the gap it buys — and look where the residua
 its mean. At this scale the codec is still undertrained, so every regulariser mostly costs; the
 `gpu` preset's longer training is where the rate curve has to bend.
 """)
-for i, c in enumerate(C):
-    c.id = f"c{i:02d}"  # deterministic ids: regenerating gives a clean diff
-nb.cells = C
-nb.metadata["kernelspec"] = {"name": "course", "display_name": "Train the Interface (course)", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-nbf.write(nb, "notebooks/04_error_ownership.ipynb")
+write("notebooks/04_error_ownership.ipynb")

@@ -1,0 +1,31 @@
+"""The little the notebook sources share: cells in order, then one ``write``.
+
+    from _nb import md, code, write
+    md("# 05 · ..."); code('preset = "auto"', tags=["parameters"]); write("notebooks/05_teachers.ipynb")
+"""
+import nbformat as nbf
+
+CELLS = []
+
+
+def md(text):
+    CELLS.append(nbf.v4.new_markdown_cell(text.strip("\n")))
+
+
+def code(text, tags=None):
+    cell = nbf.v4.new_code_cell(text.strip("\n"))
+    if tags:
+        cell.metadata["tags"] = tags
+    CELLS.append(cell)
+
+
+def write(path):
+    """Write the cells as an output-free notebook for the course kernel, with fixed cell ids so a
+    regenerated notebook diffs only where its source changed."""
+    nb = nbf.v4.new_notebook()
+    for i, cell in enumerate(CELLS):
+        cell.id = f"c{i:02d}"
+    nb.cells = CELLS
+    nb.metadata["kernelspec"] = {"name": "course", "display_name": "Train the Interface (course)", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    nbf.write(nb, path)
