@@ -458,3 +458,28 @@ class ProbeGate:
         o = float(np.mean([metrics.mel_distance(e, r) for e, r in zip(oracle, self.refs)]))
         g = float(np.mean([metrics.mel_distance(e, r) for e, r in zip(generated, self.refs)]))
         return {"oracle": o, "generation": g, "gap": g - o, "nmse": normalised_mse(z_hat, eval_u, stats)}
+
+
+@dataclass
+class SpeechTask:
+    """The prediction task notebooks 01, 03 and 04 share: clean speech, the predictor learns from the
+    training speakers and is scored on new sentences of the same speakers (the ``valid`` split)."""
+
+    train_rows: object  # manifest rows (pandas DataFrame) the predictor trains on
+    eval_rows: object  # manifest rows it is scored on
+    vocab: dict[str, int]
+    speakers: dict[str, int]
+    refs: list[torch.Tensor]  # the evaluation audio, (1, samples) each
+
+
+def speech_task(corpus, preset: str, n_eval: int) -> SpeechTask:
+    """Build the shared speech task for ``preset``.  In ``cpu`` the predictor gets every other
+    training sentence: its data budget, the same for every encoder it is trained on."""
+    df = data.read_manifest(corpus)
+    train_rows = data.select(df, split="train", domain="speech", condition="clean")
+    if preset == "cpu":
+        train_rows = train_rows.iloc[::2]
+    eval_rows = data.select(df, split="valid", domain="speech", condition="clean").head(n_eval)
+    speakers = {s: i for i, s in enumerate(sorted(train_rows["speaker"].unique()))}
+    refs = [data.load_clip(corpus, r, 1) for _, r in eval_rows.iterrows()]
+    return SpeechTask(train_rows, eval_rows, phone_vocab(corpus, train_rows), speakers, refs)

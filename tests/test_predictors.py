@@ -181,3 +181,13 @@ def test_sampled_targets_draw_from_the_posterior():
     hist = P.train_predictor(P.ConditionalPredictor(6, 3, 4, cfg=replace(TINY, targets="sample")), post, stats,
                              progress=False)
     assert len(hist) == TINY.steps and all(math.isfinite(h) for h in hist)
+
+
+def test_speech_task_is_the_shared_split(fake_corpus):
+    full = P.speech_task(fake_corpus, "smoke", 2)
+    half = P.speech_task(fake_corpus, "cpu", 2)
+    assert len(half.train_rows) == (len(full.train_rows) + 1) // 2  # cpu: every other sentence
+    assert set(full.train_rows["split"]) == {"train"} and set(full.eval_rows["split"]) == {"valid"}
+    assert len(full.refs) == len(full.eval_rows) <= 2 and full.refs[0].shape[0] == 1
+    assert set(full.speakers.values()) == set(range(len(full.speakers)))
+    assert full.vocab == P.phone_vocab(fake_corpus, full.train_rows)

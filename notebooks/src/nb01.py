@@ -62,14 +62,8 @@ budget = presets.predictor_budget(preset, seed)
 base = presets.for_notebook("01", preset, seed)
 
 corpus = data.ensure_corpus(base.corpus)
-df = data.read_manifest(corpus)
-train_rows = data.select(df, split="train", domain="speech", condition="clean")
-if preset == "cpu":
-    train_rows = train_rows.iloc[::2]  # half the sentences: the predictor's data budget, same for every setting
-eval_rows = data.select(df, split="valid", domain="speech", condition="clean").sort_values("clip_id").head(base.eval_clips)
-vocab = predictors.phone_vocab(corpus, train_rows)
-speakers = {s: i for i, s in enumerate(sorted(train_rows["speaker"].unique()))}
-refs = [data.load_clip(corpus, r, 1) for _, r in eval_rows.iterrows()]
+task = predictors.speech_task(corpus, preset, base.eval_clips)  # shared with 03 and 04
+train_rows, eval_rows, vocab, speakers, refs = task.train_rows, task.eval_rows, task.vocab, task.speakers, task.refs
 voiced = [np.asarray(data.load_labels(corpus, r)["f0"]["hz"]) > 0 for _, r in eval_rows.iterrows()]
 print(f"preset {preset} · {len(settings)} interfaces · predictor trains on {len(train_rows)} utterances "
       f"of {len(speakers)} speakers · scored on {len(refs)} new sentences · {len(vocab)} phones")

@@ -57,14 +57,8 @@ cfg = presets.for_notebook("03", preset, seed)
 budget = presets.predictor_budget(preset, seed)
 
 corpus = data.ensure_corpus(cfg.corpus)
-df = data.read_manifest(corpus)
-train_rows = data.select(df, split="train", domain="speech", condition="clean")
-if preset == "cpu":
-    train_rows = train_rows.iloc[::2]  # the predictor's data budget (as in 01)
-eval_rows = data.select(df, split="valid", domain="speech", condition="clean").head(cfg.eval_clips)
-vocab = predictors.phone_vocab(corpus, train_rows)
-speakers = {s: i for i, s in enumerate(sorted(train_rows["speaker"].unique()))}
-refs = [data.load_clip(corpus, r, 1) for _, r in eval_rows.iterrows()]
+task = predictors.speech_task(corpus, preset, cfg.eval_clips)  # the same task as 01 and 04
+train_rows, eval_rows, vocab, speakers, refs = task.train_rows, task.eval_rows, task.vocab, task.speakers, task.refs
 print(f"preset {preset} · codec {cfg.model.latent_rate:g} Hz × {cfg.model.width}, {cfg.train.steps} steps · "
       f"predictor: {len(train_rows)} utterances, {budget.steps} steps · scored on {len(refs)} new sentences")
 ''')

@@ -56,14 +56,8 @@ budget = presets.predictor_budget(preset, seed)
 base = next(iter(rate_sweep.values()))
 
 corpus = data.ensure_corpus(base.corpus)
-df = data.read_manifest(corpus)
-train_rows = data.select(df, split="train", domain="speech", condition="clean")
-if preset == "cpu":
-    train_rows = train_rows.iloc[::2]
-eval_rows = data.select(df, split="valid", domain="speech", condition="clean").head(min(base.eval_clips, 12))
-vocab = predictors.phone_vocab(corpus, train_rows)
-speakers = {s: i for i, s in enumerate(sorted(train_rows["speaker"].unique()))}
-refs = [data.load_clip(corpus, r, 1) for _, r in eval_rows.iterrows()]
+task = predictors.speech_task(corpus, preset, min(base.eval_clips, 12))  # the same task as 01 and 03
+train_rows, eval_rows, vocab, speakers, refs = task.train_rows, task.eval_rows, task.vocab, task.speakers, task.refs
 print(f"preset {preset} · {len(rate_sweep)} rate points + {len(zoo)} bottlenecks · {base.train.steps} steps each · "
       f"scored on {len(refs)} new sentences")
 ''')
