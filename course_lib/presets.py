@@ -241,6 +241,57 @@ def ownership_sweep(name: str = "auto", seed: int = 0) -> tuple[dict[str, Preset
     return rate, zoo
 
 
+# Notebook 05: the width of the "narrow" latent every encoder of the lesson starts from.  Four channels
+# at 50 Hz cannot carry everything: coupling a teacher into them has to push something out.
+NARROW_WIDTH = 4
+
+
+@dataclass(frozen=True)
+class TeacherLesson:
+    """Notebook 05's models: the content teacher's budget, the three encoders and the layer study.
+
+    ``encoders`` and ``layers`` map a label to (autoencoder preset, ``teachers.Coupling`` or None).
+    """
+
+    teacher: object  # teachers.TeacherConfig (imported lazily: presets stays light)
+    encoders: dict
+    layers: dict
+
+
+def teacher_lesson(name: str = "auto", seed: int = 0) -> TeacherLesson:
+    """The acoustic-only narrow latent, the same latent coupled to the content teacher's phone
+    posteriors (KL distillation), the two-path latent (the narrow acoustic stream plus a semantic
+    stream of the same width that alone carries the coupling), and one narrow latent aligned by
+    cosine (Semantic-VAE's loss) to each end of the teacher: its first layer and its phone logits.
+    All share the sweep-sized network at 50 Hz and one step budget."""
+    from course_lib.teachers import Coupling, TeacherConfig
+
+    name = resolve(name)
+    base = sweep_base(name, seed)
+    w = NARROW_WIDTH
+    if name == "smoke":
+        teacher = TeacherConfig(dim=32, layers=2, n_mels=32, steps=10, batch_size=4, seed=seed)
+    elif name == "cpu":
+        teacher = TeacherConfig(seed=seed)
+    else:
+        teacher = TeacherConfig(dim=256, layers=4, steps=3000, batch_size=32, lr=2e-3, seed=seed)
+
+    def narrow(width):
+        return replace(base, model=replace(base.model, latent_rate=50.0, width=width))
+
+    kl = Coupling("posteriors", 3.0, loss="kl")
+    encoders = {
+        "acoustic only": (narrow(w), None),
+        "coupled to the teacher": (narrow(w), kl),
+        "two-path (acoustic + semantic)": (narrow(2 * w), replace(kl, channels=(w, 2 * w))),
+    }
+    layers = {
+        "layer 1 (acoustic end)": (narrow(w), Coupling("layer1", 5.0)),
+        "logits (phone end)": (narrow(w), Coupling("logits", 5.0)),
+    }
+    return TeacherLesson(teacher, encoders, layers)
+
+
 def for_notebook(notebook: str, name: str = "auto", seed: int = 0) -> Preset:
     """The configuration a given notebook uses (later notebooks override parts of the base)."""
     if notebook in ("01", "02"):

@@ -68,6 +68,7 @@ def train(
     progress: bool = True,
     probe=None,
     probe_log: list[dict] | None = None,
+    aux: torch.nn.Module | None = None,
 ) -> list[dict]:
     """Train ``model`` on random crops from ``bank`` for ``cfg.steps`` steps; return the history.
 
@@ -76,6 +77,8 @@ def train(
     With ``probe`` and ``cfg.probe_every``, every N steps ``probe.evaluate(model)`` is appended to
     ``probe_log`` (a list the caller passes in) and, with ``ckpt_dir``, the weights with the best
     oracle and the best generation score are saved to ``best_oracle.pt`` / ``best_generation.pt``.
+    ``aux`` (e.g. ``teachers.TeacherAlignment``) is an extra loss on the latent: ``aux(x, z)``
+    returns (loss, logged terms); its own parameters (a projection head) train alongside.
     """
     if str(device).startswith("cuda"):  # TF32 matmuls/convs: ~free accuracy-wise, much faster on recent GPUs
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -87,6 +90,9 @@ def train(
         model.encoder.requires_grad_(False)
         model.bottleneck.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
+    if aux is not None:
+        aux.to(device).train()
+        params += [p for p in aux.parameters() if p.requires_grad]
     opt = torch.optim.AdamW(params, lr=cfg.lr, betas=(0.8, 0.99), weight_decay=1e-2)
     noise_std = None
     if cfg.latent_noise_std:
@@ -108,6 +114,8 @@ def train(
     if last is not None and last.exists():
         state = torch.load(last, weights_only=True, map_location="cpu")  # the RNG state must stay on the CPU
         model.load_state_dict(state["model"])
+        if aux is not None:
+            aux.load_state_dict(state["aux"])
         opt.load_state_dict(state["opt"])
         if adv is not None:
             adv.load_state_dict(state["adv"])
@@ -139,6 +147,10 @@ def train(
             x_hat, out = model(x, spans=spans) if spans is not None else model(x)
         rec, terms = loss_fn(x_hat, x)
         loss = rec + out.reg
+        if aux is not None:
+            aux_loss, aux_terms = aux(x, out.z)
+            loss = loss + aux_loss
+            terms.update(aux_terms)
         if adv is not None:
             terms["disc"] = adv.discriminator_step(x, x_hat, d_opt)
             g_terms = adv.generator_terms(x, x_hat)
@@ -171,8 +183,12 @@ def train(
                      "step": step + 1, "history": history, "probe": probe_log}
             if adv is not None:
                 state.update(adv=adv.state_dict(), d_opt=d_opt.state_dict())
+            if aux is not None:
+                state["aux"] = aux.state_dict()
             atomic_save(state, last)
     model.eval()
+    if aux is not None:
+        aux.eval()
     return history
 
 
@@ -191,19 +207,24 @@ class TrainedModel:
 
 
 def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
-                  progress: bool = True, init: TrainedModel | None = None, probe=None) -> TrainedModel:
+                  progress: bool = True, init: TrainedModel | None = None, probe=None,
+                  aux: torch.nn.Module | None = None) -> TrainedModel:
     """Load the checkpoint trained for this preset + corpus, or train it (and save it) first.
 
     ``init``: start from a trained model's weights (fine-tuning); its key joins this one's.
     ``probe``: a ``predictors.ProbeGate`` scored every ``preset.train.probe_every`` steps; the
     scores land in ``info["probe"]`` and the best checkpoints in the run's directory
     (``load_best``).
+    ``aux``: an extra latent loss with a ``key()`` (``teachers.TeacherAlignment``); its key joins
+    this one's, and its trained state (the projection head) is saved in ``model.pt`` and restored into
+    ``aux`` on load.
     """
     corpus = Path(corpus) if corpus is not None else data.corpus_dir(preset.corpus)
     chash = data.corpus_hash(corpus)
     key = cache_key(preset, chash)
-    if init is not None or (probe is not None and preset.train.probe_every):
-        extra = [key, init.info["key"] if init is not None else "", probe.key() if probe is not None else ""]
+    if init is not None or (probe is not None and preset.train.probe_every) or aux is not None:
+        extra = [key, init.info["key"] if init is not None else "", probe.key() if probe is not None else "",
+                 aux.key() if aux is not None else ""]
         key = hashlib.sha256("/".join(extra).encode()).hexdigest()[:16]
     ckpt_dir = Path(root or CHECKPOINT_ROOT) / key
     final = ckpt_dir / "model.pt"
@@ -214,6 +235,8 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
     if final.exists():
         state = torch.load(final, weights_only=True, map_location="cpu")
         model.load_state_dict(state["model"])
+        if aux is not None:
+            aux.load_state_dict(state["aux"])
         info = json.loads((ckpt_dir / "info.json").read_text())
         return TrainedModel(model.eval(), {**info, "loaded": True, "dir": str(ckpt_dir)}, state["history"])
     df = data.read_manifest(corpus)
@@ -223,13 +246,16 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
     t0 = time.time()
     probe_log: list[dict] = []
     history = train(model, bank, preset.train, ckpt_dir=ckpt_dir, device=device, progress=progress,
-                    probe=probe, probe_log=probe_log)
+                    probe=probe, probe_log=probe_log, aux=aux)
     model.cpu()
+    if aux is not None:
+        aux.cpu()
     seconds = history[-1]["time_s"] if history else time.time() - t0
     info = {"key": key, "preset": preset.to_dict(), "corpus_hash": chash, "train_seconds": seconds,
             "steps_per_s": preset.train.steps / max(seconds, 1e-9), "train_clip_seconds": bank.seconds,
             "device": device, "init": init.info["key"] if init is not None else None, "probe": probe_log}
-    atomic_save({"model": model.state_dict(), "history": history}, final)
+    atomic_save({"model": model.state_dict(), "history": history,
+                 **({"aux": aux.state_dict()} if aux is not None else {})}, final)
     atomic_write_text(json.dumps(info, indent=1, default=str), ckpt_dir / "info.json")
     (ckpt_dir / "last.pt").unlink(missing_ok=True)
     return TrainedModel(model.eval(), {**info, "loaded": False, "dir": str(ckpt_dir)}, history)

@@ -1,0 +1,287 @@
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from _nb import code, md, write  # noqa: E402
+
+md(r"""
+# 05 · Semantic teachers are invariance contracts
+
+Many recent codecs add a **teacher**: align the latent to WavLM or HuBERT features, to phone
+posteriors, to chroma, to an interaural level difference. It is usually called *semantic alignment*.
+A more useful name is **invariance contract**. A teacher declares which differences the latent may
+*collapse* (what the teacher ignores) and which must stay *measurable* (what the teacher encodes).
+
+That contract can be the product or a bug. A phone recogniser ignores who is speaking. Couple it into
+a narrow latent and you ask that latent to keep the words and, with the little room left, to
+let the voice go. For a speech-understanding tokenizer that is fine. For a voice-cloning codec it is
+a disaster. VibeVoice reports exactly this: its coupled tokenizer improved content and lost speaker
+similarity, so the final design keeps two paths, an acoustic one and a semantic one. Semantic-VAE
+aligns a speech VAE to WavLM and finds that *which layer* you align to changes what you get.
+
+The builder's move is to **write the ledger first**: for every factor, retain, collapse, or "the
+product decides". Then measure each encoder against it with probes.
+
+This lesson:
+1. writes a retain/collapse ledger for a voice-cloning TTS codec;
+2. trains a small **content teacher** on the corpus's phone labels (our stand-in for WavLM);
+3. trains three encoders: an **acoustic-only** narrow latent, the same latent **coupled** to the
+   teacher, and a **two-path** latent (the acoustic stream plus a semantic stream that alone carries
+   the teacher);
+4. probes all three against the ledger (linear probes, chance beside every score);
+5. asks whether the **teacher layer** matters, and plays the decodes.
+""")
+code('''
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 5 min) or "gpu"; "auto" picks gpu when CUDA is there
+seed = 0
+''', tags=["parameters"])
+md("""
+## 1 · Write the ledger before training
+
+The product: a **voice-cloning TTS codec**. A generator predicts its latents from text and a voice
+prompt, so the latent must keep the words, the voice and the prosody. Room tone is a product choice
+(a podcast clone may want the room). Background noise should go.
+
+`Ledger` turns that into probes: each factor names a linear probe on the frozen latent, and the
+verdict compares the probe with chance. *Present* means the probe scores at least `threshold` of
+the way from chance to perfect (for R² probes: R² ≥ threshold).
+""")
+code('''
+import time
+import numpy as np, pandas as pd, torch
+import matplotlib.pyplot as plt
+from IPython.display import display
+from tqdm.auto import tqdm
+from course_lib import data, presets, training, teachers, probes, metrics, widgets
+from course_lib.ledger import Ledger
+from course_lib.claims import check_claim
+
+t_start = time.time()
+torch.set_num_threads(max(1, min(torch.get_num_threads(), 8)))
+preset = presets.resolve(preset)
+lesson = presets.teacher_lesson(preset, seed)
+corpus = data.ensure_corpus(next(iter(lesson.encoders.values()))[0].corpus)
+
+ledger = Ledger(
+    {"content": "retain", "speaker": "retain", "prosody": "retain", "energy": "retain",
+     "room": "product", "degradation": "collapse"},
+    notes={"content": "the generator reads text: the words must be there",
+           "speaker": "voice cloning: the prompt's voice must survive",
+           "prosody": "F0 carries intonation", "energy": "loudness contour",
+           "room": "a podcast clone may want the room; a clean TTS voice may not",
+           "degradation": "noise should not be cloned"})
+print(ledger)
+''')
+md("""
+## 2 · A content teacher, trained here
+
+A small phone recogniser (log-mel → a few convolutions → 41 phone posteriors, 100 frames per
+second), trained on the festival/flite phone timings of the training voices. It is scored on the
+**test voices, which it never heard**. It is a teacher, not an ASR system: what matters is that its
+deep layers encode phones and care little about who speaks.
+""")
+code('''
+teacher, tinfo = teachers.content_teacher_or_load(corpus, lesson.teacher, progress=True)
+how = "loaded" if tinfo["loaded"] else f"trained in {tinfo['train_seconds']:.0f} s"
+print(f"content teacher: frame phone accuracy on unseen voices {tinfo['test_accuracy']:.1%} "
+      f"(chance: the most common phone, {tinfo['chance']:.1%}) · {how}")
+''')
+code('''
+# What the teacher hears in one sentence it never heard: its phone posteriors against the labels.
+df = data.read_manifest(corpus)
+row = data.select(df, split="test", domain="speech", condition="clean").iloc[0]
+x_ex, lab_ex = data.load_clip(corpus, row, 1), data.load_labels(corpus, row)
+with torch.no_grad():
+    post = teacher(x_ex[None], "posteriors")[0].numpy()
+truth = teachers.phone_targets(lab_ex, post.shape[1]).numpy()
+used = sorted(set(truth[truth >= 0]) | set(post.argmax(0)))
+fig, ax = plt.subplots(figsize=(11, 4))
+ax.imshow(post[used], aspect="auto", origin="lower", cmap="magma", interpolation="nearest",
+          extent=(0, post.shape[1] / 100, -0.5, len(used) - 0.5))
+frames = np.flatnonzero(truth >= 0)
+ax.scatter(frames / 100 + 0.005, [used.index(p) for p in truth[frames]], s=3, c="cyan", label="labelled phone")
+ax.set_yticks(range(len(used)), [teachers.PHONES[i] for i in used], fontsize=7)
+ax.set_xlabel("time (s)"); ax.set_ylabel("phone")
+ax.set_title(f"teacher phone posteriors (colour) vs the labels (cyan) · {row['speaker']}: “{row['text']}”")
+ax.legend(loc="upper right", fontsize=8); plt.tight_layout(); plt.show()
+''')
+md("""
+## 3 · Three encoders, one narrow budget
+
+All three share the network, the data and the steps of notebooks 01–04, at 50 latent frames per
+second. What changes is the contract:
+
+| encoder | latent | coupling |
+|---|---|---|
+| **acoustic only** | 4 channels | reconstruction only |
+| **coupled to the teacher** | the same 4 channels | + KL from the teacher's phone posteriors to a projection of z |
+| **two-path** | 4 acoustic + 4 semantic channels | the coupling reaches only the semantic 4 |
+
+The coupling loss goes through a learned 1×1 projection P (Semantic-VAE, SALAD-VAE): z does not
+have to *equal* the teacher, only to make it linearly readable, which is what a generator or a
+probe can use. The two-path latent is wider by design: that is VibeVoice's answer, a second path
+instead of one latent carrying every job.
+""")
+code('''
+def train_encoder(p, coupling):
+    """Train (or load) one autoencoder, with the teacher coupled in when ``coupling`` is given."""
+    aux = None
+    if coupling is not None:
+        aux = teachers.TeacherAlignment(teacher, coupling, p.model.width, p.model.down, tinfo["key"])
+    return training.train_or_load(p, progress=False, aux=aux)
+
+runs = {}
+for label, (p, coupling) in tqdm(lesson.encoders.items(), desc="encoders"):
+    runs[label] = train_encoder(p, coupling)
+pd.DataFrame({label: {"latent channels": r.model.cfg.width,
+                      "coupling": "—" if c is None else f"{c.layer} ({c.loss}, weight {c.weight:g})"
+                                  + ("" if c.channels is None else f" on channels {c.channels[0]}–{c.channels[1] - 1}"),
+                      "final train loss": round(r.history[-1]["loss"], 3),
+                      "train s": "cached" if r.info["loaded"] else round(r.info["train_seconds"])}
+              for label, (r, (_, c)) in zip(runs, zip(runs.values(), lesson.encoders.values()))}).T
+''')
+md("""
+## 4 · Probe all three against the ledger
+
+Each factor is a *linear* probe on the frozen latent: what is linearly readable is what a small
+generator can use. The probe for content is trained on the training voices and tested on voices
+the encoders never heard; speaker identity is tested on new sentences of known voices. Chance sits
+beside every score.
+""")
+code('''
+n_train, n_degraded = {"smoke": (12, 6), "cpu": (250, 100)}.get(preset, (500, 200))
+pset = probes.probe_set(corpus, n_train=n_train, n_degraded=n_degraded, seed=seed)
+print(f"probing on {len(pset.rows)} speech clips "
+      f"({pd.Series([r['condition'] for r in pset.rows]).value_counts().to_dict()})")
+
+def judge(model):
+    latents = pset.latents(model)
+    return ledger.run(latents, pset.rows, pset.labels, model.cfg.latent_rate, audio=pset.mono(), seed=seed)
+
+results = {label: judge(run.model) for label, run in tqdm(runs.items(), desc="probing")}
+display(ledger.table(results))
+''')
+code('''
+def score(label, factor):
+    return next(r for r in results[label] if r.factor == factor)
+
+labels = list(runs)
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
+for ax, factor, title in zip(axes, ("content", "speaker"),
+                             ("content: frame phone accuracy, unseen voices", "speaker: voice id, new sentences")):
+    vals = [score(lab, factor).score for lab in labels]
+    ax.bar(range(len(labels)), vals, color=["#777", "#d62728", "#2ca02c"][: len(labels)])
+    ax.axhline(score(labels[0], factor).chance, color="k", ls="--", lw=1, label="chance")
+    for i, v in enumerate(vals):
+        ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=9)
+    ax.set_xticks(range(len(labels)), [lab.replace(" (", "\\n(") for lab in labels], fontsize=8)
+    ax.set_ylabel("accuracy"); ax.set_title(title, fontsize=10); ax.legend(fontsize=8)
+plt.tight_layout(); plt.show()
+''')
+md("""
+### The claims
+
+**C10** (VibeVoice): coupling the content teacher into the one narrow latent *raises* the content
+probe and *lowers* the speaker probe. **C11**: the two-path latent keeps both: content at least as
+high as the coupled latent's, speaker as high as the acoustic-only latent's.
+
+The margins are set by the probes' resolution: content is scored on thousands of frames (a 0.01
+accuracy change is several standard errors); speaker on about a hundred held-out sentences (0.05 is
+one or two errors in twenty).
+""")
+code('''
+acoustic, coupled, two_path = labels
+c = {lab: score(lab, "content").score for lab in labels}
+s = {lab: score(lab, "speaker").score for lab in labels}
+check_claim("05", "C10 coupling a content teacher raises content and drops speaker (VibeVoice)",
+            {"content": c, "speaker": s},
+            holds=c[coupled] - c[acoustic] >= 0.01 and s[acoustic] - s[coupled] >= 0.05,
+            detail=f"content {c[acoustic]:.3f} → {c[coupled]:.3f} (needs +0.01), "
+                   f"speaker {s[acoustic]:.3f} → {s[coupled]:.3f} (needs −0.05)",
+            preset=preset, seed=seed)
+check_claim("05", "C11 the two-path latent keeps both",
+            {"content": c, "speaker": s},
+            holds=c[two_path] >= c[coupled] - 0.01 and s[two_path] >= s[acoustic] - 0.05,
+            detail=f"two-path content {c[two_path]:.3f} vs coupled {c[coupled]:.3f} (within 0.01 or above); "
+                   f"two-path speaker {s[two_path]:.3f} vs acoustic-only {s[acoustic]:.3f} (within 0.05 or above)",
+            preset=preset, seed=seed);
+''')
+md("""
+## 5 · Which teacher layer?
+
+The same narrow latent, the same cosine alignment loss (Semantic-VAE's), aimed at two ends of the
+teacher: its **first layer** (close to the log-mel input, so still full of voice) and its **phone
+logits** (the decision, where the voice has been discarded). If the layer did not matter, the two
+encoders would probe alike.
+""")
+code('''
+layer_runs = {label: train_encoder(p, cp) for label, (p, cp) in tqdm(lesson.layers.items(), desc="layer study")}
+layer_results = {}
+for label, run in layer_runs.items():
+    latents = pset.latents(run.model)
+    layer_results[label] = {f: probes.probe_factor(f, latents, pset.rows, pset.labels, run.model.cfg.latent_rate,
+                                                   seed=seed) for f in ("content", "speaker")}
+layer_table = pd.DataFrame(
+    {label: {"content": r["content"].score, "speaker": r["speaker"].score,
+             "teacher cosine (end of training)": layer_runs[label].history[-1].get("teacher_cos", np.nan)}
+     for label, r in layer_results.items()}).T
+layer_table.loc["acoustic only (no teacher)"] = [c[acoustic], s[acoustic], np.nan]
+display(layer_table.round(3))
+''')
+code('''
+fig, ax = plt.subplots(figsize=(6, 4))
+for label, r in layer_table.iterrows():
+    ax.scatter(r["content"], r["speaker"], s=60)
+    ax.annotate(label, (r["content"], r["speaker"]), fontsize=8, xytext=(4, 4), textcoords="offset points")
+ax.set_xlabel("content probe (unseen voices)"); ax.set_ylabel("speaker probe (new sentences)")
+ax.set_title("one latent, one loss, two teacher layers"); plt.tight_layout(); plt.show()
+''')
+md("""
+**C12** (Semantic-VAE): the teacher layer matters. Stated before measuring, with the direction the
+contract predicts: aligning to the phone end collapses more of the voice than aligning to the
+acoustic end, by at least 0.05 speaker accuracy.
+""")
+code('''
+shallow, deep = list(layer_results)
+ls = {k: v["speaker"].score for k, v in layer_results.items()}
+lc = {k: v["content"].score for k, v in layer_results.items()}
+check_claim("05", "C12 the teacher layer matters (Semantic-VAE)", {"speaker": ls, "content": lc},
+            holds=ls[shallow] - ls[deep] >= 0.05,
+            detail=f"speaker probe: {shallow} {ls[shallow]:.3f} vs {deep} {ls[deep]:.3f} (needs a 0.05 drop); "
+                   f"content {lc[shallow]:.3f} vs {lc[deep]:.3f}",
+            preset=preset, seed=seed);
+''')
+md("""
+## 6 · Listen
+
+One sentence from a voice no encoder heard, decoded by each. The coupled latent spends its four
+channels on the phones, and you can hear what it gave up. The table scores every encoder's
+reconstruction on the held-out sentences (log-mel distance, lower is better).
+""")
+code('''
+test_rows = data.select(df, split="test", domain="speech", condition="clean").head(
+    next(iter(lesson.encoders.values()))[0].eval_clips)
+refs = [data.load_clip(corpus, r, 1) for _, r in test_rows.iterrows()]
+recon = {label: training.reconstruct(run.model, refs) for label, run in runs.items()}
+mel = {label: float(np.mean([metrics.mel_distance(y, x) for y, x in zip(ys, refs)])) for label, ys in recon.items()}
+display(pd.Series(mel, name="oracle mel distance (held-out sentences)").round(3).to_frame())
+widgets.ab_player({"original": refs[0], **{label: ys[0] for label, ys in recon.items()}},
+                  title=f"{test_rows.iloc[0]['speaker']}: “{test_rows.iloc[0]['text']}”")
+''')
+code('''
+print(f"notebook 05 ran in {(time.time() - t_start) / 60:.1f} min (preset {preset}, seed {seed})")
+''')
+md("""
+## What we measured
+
+*(cpu preset, 2 CPU cores; filled in from the runs below.)*
+
+## Takeaway
+
+A teacher is not free semantic goodness. It is a contract about what the latent may forget, and a
+narrow latent pays for it with whatever the teacher ignores. Write the ledger first, probe every
+factor against it, and when one latent cannot keep everything the product needs, give the teacher
+its own path.
+""")
+
+write("notebooks/05_teachers.ipynb")
