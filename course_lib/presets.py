@@ -262,7 +262,8 @@ def teacher_lesson(name: str = "auto", seed: int = 0) -> TeacherLesson:
     """The acoustic-only narrow latent, the same latent coupled to the content teacher's phone
     posteriors (KL distillation), the two-path latent (the narrow acoustic stream plus a semantic
     stream of the same width that alone carries the coupling), and one narrow latent aligned by
-    cosine (Semantic-VAE's loss) to each end of the teacher: its first layer and its phone logits.
+    cosine (Semantic-VAE's loss) to each end of the teacher: its first layer and its phone logits
+    (the coupled encoder is the third point of that study: phone posteriors, KL).
     All share the sweep-sized network at 50 Hz and one step budget."""
     from course_lib.teachers import Coupling, TeacherConfig
 
@@ -286,8 +287,8 @@ def teacher_lesson(name: str = "auto", seed: int = 0) -> TeacherLesson:
         "two-path (acoustic + semantic)": (narrow(2 * w), replace(kl, channels=(w, 2 * w))),
     }
     layers = {
-        "layer 1 (acoustic end)": (narrow(w), Coupling("layer1", 5.0)),
-        "logits (phone end)": (narrow(w), Coupling("logits", 5.0)),
+        "layer 1 (acoustic end) · cosine": (narrow(w), Coupling("layer1", 5.0)),
+        "logits (phone end) · cosine": (narrow(w), Coupling("logits", 5.0)),
     }
     return TeacherLesson(teacher, encoders, layers)
 

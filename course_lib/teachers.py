@@ -59,9 +59,9 @@ PHONES = ("aa", "ae", "ah", "ao", "aw", "ax", "ay", "b", "ch", "d", "dh", "eh", 
           "w", "y", "z", "zh")
 PHONE_ID = {p: i for i, p in enumerate(PHONES)}
 IGNORE = -100  # frames without a phone label (cross-entropy ignore_index)
-# Joins the checkpoint key: bump it when a code change alters what a trained teacher is (targets,
+# Joins the checkpoint key: bump it when a code change alters what a trained teacher is (targets, schedule,
 # architecture), so no stale teacher -- nor an encoder coupled to one -- is ever loaded.
-TEACHER_VERSION = 2
+TEACHER_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -170,17 +170,20 @@ def frame_accuracy(teacher: ContentTeacher, clips: list[torch.Tensor], targets: 
     return hits / max(total, 1)
 
 
-def train_content_teacher(corpus: str | os.PathLike, cfg: TeacherConfig, progress: bool = True
-                          ) -> tuple[ContentTeacher, dict]:
+def train_content_teacher(corpus: str | os.PathLike, cfg: TeacherConfig, progress: bool = True,
+                          device: str | None = None) -> tuple[ContentTeacher, dict]:
     """Train the phone recogniser on the train split's clean speech; report held-out accuracy.
+
+    ``device``: where to train (default: CUDA when available); the returned teacher is on the CPU.
 
     ``info["test_accuracy"]`` is frame accuracy on the *test* split, whose speakers the teacher
     never heard (chance is the share of the most common phone, ``info["chance"]``).
     """
     corpus = Path(corpus)
     clips, targets = _speech_bank(corpus, "train")
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
-    teacher = ContentTeacher(cfg)
+    teacher = ContentTeacher(cfg).to(device)
     opt = torch.optim.AdamW(teacher.parameters(), lr=cfg.lr, weight_decay=1e-2)
     warm = max(1, cfg.steps // 10)  # linear warm-up, then cosine decay (works for any step count)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda k: (k + 1) / warm if k < warm else
@@ -202,12 +205,13 @@ def train_content_teacher(corpus: str | os.PathLike, cfg: TeacherConfig, progres
             t = targets[i][s: s + frames]
             yb[b, : len(t)] = t
         gain = 10 ** (-10 * torch.rand(cfg.batch_size, 1, 1, generator=gen) / 20)
-        loss = nn.functional.cross_entropy(teacher(xb * gain, "logits"), yb, ignore_index=IGNORE)
+        loss = nn.functional.cross_entropy(teacher((xb * gain).to(device), "logits"), yb.to(device),
+                                           ignore_index=IGNORE)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         sched.step()
-    teacher.eval()
+    teacher.cpu().eval()
     test_clips, test_targets = _speech_bank(corpus, "test")
     counts = torch.bincount(torch.cat([t[t != IGNORE] for t in test_targets]), minlength=len(PHONES))
     info = {"config": cfg.to_dict(), "train_seconds": time.time() - t0, "final_loss": float(loss.detach()),

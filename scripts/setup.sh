@@ -30,9 +30,18 @@ fi
 stamp="$VENV/.course-installed"
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+  # torch's CUDA build unpacks to about 6.5 GB: say so plainly instead of failing half-way with ENOSPC.
+  if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+    free_gb=$(df -Pk "$VENV" | awk 'NR==2 {print int($4 / 1048576)}')
+    if [ "$free_gb" -lt 8 ]; then
+      echo "setup needs about 8 GB free for torch and the course packages; $(df -Ph "$VENV" | awk 'NR==2 {print $4}')" \
+           "free on the filesystem of $VENV. Free some space (old clones, pip cache: pip cache purge) and re-run." >&2
+      exit 1
+    fi
+  fi
   "$VENV/bin/pip" install -q --disable-pip-version-check "torch==2.14.1" "torchaudio==2.11.0" 2>&1 | grep -v '^WARNING: Location' || true
   "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test,lab]" 2>&1 | grep -v '^WARNING: Location' || true
-  "$VENV/bin/python" -c "import torch, torchaudio, course_lib, auraloss, pesq, pystoi, papermill, nbval" \
+  "$VENV/bin/python" -c "import torch, torchaudio, course_lib, auraloss, pesq, pystoi, papermill, nbval, transformers" \
     || { echo "setup failed: the venv cannot import the course's packages" >&2; exit 1; }
   "$VENV/bin/python" -m ipykernel install --sys-prefix --name course --display-name "Train the Interface (course)" >/dev/null
   echo "$want" > "$stamp"

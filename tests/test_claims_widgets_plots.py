@@ -4,7 +4,7 @@ import matplotlib
 import pytest
 import torch
 
-from course_lib import claims, plots, presets, widgets
+from course_lib import claims, plots, presets, training, widgets
 
 matplotlib.use("Agg")
 
@@ -94,6 +94,32 @@ def test_notebook_03_04_presets_are_well_formed():
         assert len(steps) == 1  # every codec of 04 gets the same budget
     assert set(presets.ownership_sweep("gpu")[1]) == set(presets.ZOO)
     assert not set(presets.CPU_SKIPS) & set(presets.ownership_sweep("cpu")[1])
+
+
+def test_notebook_05_presets_are_well_formed_and_the_gpu_models_take_a_step_on_cpu():
+    from course_lib.teachers import ContentTeacher, TeacherAlignment
+
+    for name in ("smoke", "cpu", "gpu"):
+        lesson = presets.teacher_lesson(name)
+        (acoustic, none), (coupled, c), (two_path, c2) = lesson.encoders.values()
+        assert none is None and c is not None and c2.channels == (acoustic.model.width, two_path.model.width)
+        assert acoustic.model == coupled.model and two_path.model.width == 2 * acoustic.model.width
+        runs = [*lesson.encoders.values(), *lesson.layers.values()]
+        assert len({p.train.steps for p, _ in runs}) == 1  # one step budget for every encoder of 05
+        assert {cp.loss for _, cp in lesson.layers.values()} == {"cosine"}  # the layer study holds the loss
+    gpu = presets.teacher_lesson("gpu")
+    teacher = ContentTeacher(gpu.teacher)
+    for p, cp in [*gpu.encoders.values(), *gpu.layers.values()]:
+        assert p.device == "cuda"
+        if cp is None:
+            continue
+        model = training.new_model(p.model, 0)
+        align = TeacherAlignment(teacher, cp, p.model.width, p.model.down)
+        x = torch.randn(2, 1, 3200)
+        y, out = model(x)
+        loss, _ = align(x, out.z)
+        (loss + (y - x).abs().mean()).backward()
+        assert torch.isfinite(loss) and align.proj.weight.grad is not None
 
 
 def test_ranking_and_slot_boundary_plots():

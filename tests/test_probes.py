@@ -273,3 +273,27 @@ def test_every_factor_on_the_smoke_corpus_returns_or_says_why():
             assert str(e).startswith(f"{factor}:")
         else:
             assert r.factor == factor and np.isfinite(r.score) and np.isfinite(r.chance) and r.n_test > 0
+
+
+def test_probe_set_picks_clean_train_and_test_speech_and_encodes_it(fake_corpus):
+    import torch
+
+    from course_lib import presets, training
+
+    ps = P.probe_set(fake_corpus, n_train=3, n_degraded=2)
+    splits = [r["split"] for r in ps.rows]
+    assert splits.count("train") == 3 and splits.count("test") == 1  # the fake corpus has one test speech clip
+    assert all(r["domain"] == "speech" for r in ps.rows) and len(ps.labels) == len(ps.audio) == len(ps.rows)
+    model = training.new_model(presets.get("smoke").model, 0)
+    zs = ps.latents(model)
+    assert len(zs) == len(ps.rows) and zs[0].shape[0] == model.cfg.width
+    assert zs[0].shape[1] == -(-ps.audio[0].shape[-1] // model.cfg.samples_per_latent)
+    assert all(m.ndim == 1 for m in ps.mono()) and isinstance(ps.audio[0], torch.Tensor)
+    with pytest.raises(ValueError, match="no speech"):
+        P.probe_set(_no_speech(fake_corpus))
+
+
+def _no_speech(corpus):
+    df = pd.read_csv(corpus / "manifest.csv")
+    df[df.domain != "speech"].to_csv(corpus / "manifest.csv", index=False)
+    return corpus
