@@ -22,6 +22,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
 
@@ -247,6 +248,20 @@ def ensure_corpus(preset: str, seed: int = 0) -> Path:
 
 
 PAUSES = {"pau", "sil", "h#", "#", "_", "ssil"}
+# The 41 phone symbols of the corpus's speech labels (festival and flite share this ARPAbet set):
+# the classes of the content teacher and of the content probe.
+PHONES = ("aa", "ae", "ah", "ao", "aw", "ax", "ay", "b", "ch", "d", "dh", "eh", "er", "ey", "f", "g", "hh", "ih",
+          "iy", "jh", "k", "l", "m", "n", "ng", "ow", "oy", "p", "pau", "r", "s", "sh", "t", "th", "uh", "uw", "v",
+          "w", "y", "z", "zh")
+
+
+def stems_ild_db(labels: dict) -> float:
+    """The inter-channel level difference (dB, left over right) a music clip's labels imply: the
+    stems' RMS levels times their pan gains, summed as powers per side."""
+    inst = labels["instruments"]
+    left = sum((i["stem_rms"] * i["gain_l"]) ** 2 for i in inst)
+    right = sum((i["stem_rms"] * i["gain_r"]) ** 2 for i in inst)
+    return float(10 * np.log10((left + 1e-12) / (right + 1e-12)))
 
 
 def phone_class(phone: str) -> str:
@@ -267,7 +282,6 @@ def check_labels(corpus, df: pd.DataFrame, n_speech: int = 8, n_music: int = 8) 
     Returns a ``summary`` dict of numbers, plus material for plots.
     """
     import librosa
-    import numpy as np
 
     cents, agree, levels, example = [], [], {"pause": [], "vowel": [], "consonant": []}, None
     speech = select(df, domain="speech", condition="clean").head(n_speech)
@@ -296,9 +310,7 @@ def check_labels(corpus, df: pd.DataFrame, n_speech: int = 8, n_music: int = 8) 
     for _, row in music.iterrows():
         x = load_clip(corpus, row).numpy()
         lab = load_labels(corpus, row)
-        el = sum((i["stem_rms"] * i["gain_l"]) ** 2 for i in lab["instruments"])
-        er = sum((i["stem_rms"] * i["gain_r"]) ** 2 for i in lab["instruments"])
-        pans.append({"clip_id": row["clip_id"], "expected_ild_db": 10 * np.log10((el + 1e-12) / (er + 1e-12)),
+        pans.append({"clip_id": row["clip_id"], "expected_ild_db": stems_ild_db(lab),
                      "measured_ild_db": 10 * np.log10((np.mean(x[0] ** 2) + 1e-12) / (np.mean(x[1] ** 2) + 1e-12))})
     pan = pd.DataFrame(pans)
     phone_energy = pd.Series({k: float(np.mean(v)) if v else float("nan") for k, v in levels.items()})

@@ -40,9 +40,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
-PHONES = ("aa", "ae", "ah", "ao", "aw", "ax", "ay", "b", "ch", "d", "dh", "eh", "er", "ey", "f", "g", "hh", "ih",
-          "iy", "jh", "k", "l", "m", "n", "ng", "ow", "oy", "p", "pau", "r", "s", "sh", "t", "th", "uh", "uw", "v",
-          "w", "y", "z", "zh")
+from course_lib import data
+
+PHONES = data.PHONES  # the corpus's phone set: the content probe's classes
 # factor -> metric; the metric decides classify (accuracy) or regress (r2)
 FACTOR_METRIC = {"content": "accuracy", "speaker": "accuracy", "prosody": "r2", "energy": "r2",
                  "room": "accuracy", "condition": "accuracy", "degradation": "accuracy", "stereo": "r2"}
@@ -373,12 +373,7 @@ def _pick(rows: list, **where) -> np.ndarray:
     return np.array([i for i, r in enumerate(rows) if all(r.get(k) == v for k, v in where.items())], dtype=int)
 
 
-def ild_db(labels: dict) -> float:
-    """The inter-channel level difference (dB, left over right) implied by the stems' gains and levels."""
-    inst = labels["instruments"]
-    left = sum((i["stem_rms"] * i["gain_l"]) ** 2 for i in inst)
-    right = sum((i["stem_rms"] * i["gain_r"]) ** 2 for i in inst)
-    return float(10 * np.log10((left + 1e-12) / (right + 1e-12)))
+ild_db = data.stems_ild_db  # the stereo probe's target (the same label ILD notebook 00 checks)
 
 
 def _speaker_split(rows: list, seed: int) -> tuple[np.ndarray, str]:
@@ -501,8 +496,6 @@ def probe_set(corpus, n_train: int = 250, n_degraded: int = 100, seed: int = 0) 
     """Speech for a ledger: ``n_train`` clean training-split clips (evenly spaced), every clean
     test-split clip (voices the encoder never heard: the content probe's test side) and, for the
     room / degradation factors, ``n_degraded`` reverberant and ``n_degraded`` noisy clips."""
-    from course_lib import data
-
     df = data.read_manifest(corpus)
     speech = df[df.domain == "speech"]
     clean_train = data.select(speech, split="train", condition="clean")
