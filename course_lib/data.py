@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +107,27 @@ def load_labels(corpus: str | os.PathLike, row) -> dict:
     return json.loads((Path(corpus) / row["labels"]).read_text())
 
 
+@dataclass
+class Batch:
+    """One training batch: what the encoder reads, and what the decoder must produce from it.
+
+    ``x`` (B, C, T) is the input audio; ``target`` the audio to reconstruct (default: ``x`` itself;
+    the clean version for restoration).  ``z`` replaces the encoder altogether (a latent replayed
+    from a predictor, for a decoder-only phase); ``speaker`` (B,) feeds a speaker-conditioned decoder;
+    ``spans`` the phone topology's frame-to-slot map.
+    """
+
+    x: torch.Tensor | None
+    target: torch.Tensor | None = None
+    z: torch.Tensor | None = None
+    speaker: torch.Tensor | None = None
+    spans: torch.Tensor | None = None
+
+    @property
+    def audio_target(self) -> torch.Tensor:
+        return self.target if self.target is not None else self.x
+
+
 class ClipBank:
     """Clips held in memory, and random fixed-length crops of them for training.
 
@@ -113,14 +135,31 @@ class ClipBank:
     """
 
     def __init__(self, clips: list[torch.Tensor], names: list[str] | None = None,
-                 spans: list[torch.Tensor] | None = None):
-        """``spans`` (optional): per clip, the phone index of every STFT frame (``phone_spans``)."""
+                 spans: list[torch.Tensor] | None = None, targets: list[torch.Tensor] | None = None,
+                 speakers: list[int] | None = None):
+        """``spans`` (optional): per clip, the phone index of every STFT frame (``phone_spans``).
+        ``targets`` (optional): per clip, the audio the model must *produce* from it (e.g. the clean
+        version of a degraded clip: a restoration pair), cropped at the same place.
+        ``speakers`` (optional): per clip, an integer speaker id for a speaker-conditioned decoder."""
         if not clips:
             raise CorpusError("no clips selected: check the split / domain / condition filters")
         self.clips = clips
         self.names = names or [str(i) for i in range(len(clips))]
         self.channels = clips[0].shape[0]
         self.spans = spans
+        for what, other in (("targets", targets), ("speakers", speakers)):
+            if other is not None and len(other) != len(clips):
+                raise ValueError(f"{len(other)} {what} for {len(clips)} clips")
+        if targets is not None:
+            for name, c, t in zip(self.names, clips, targets):
+                if c.shape != t.shape:
+                    raise ValueError(f"clip {name}: input {tuple(c.shape)} and target {tuple(t.shape)} differ")
+        self.targets, self.speakers = targets, speakers
+
+    def key(self) -> str:
+        """What, besides the preset and the corpus, decides what this bank trains (joins the cache key)."""
+        blob = json.dumps({"names": self.names, "targets": self.targets is not None, "speakers": self.speakers})
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
     @classmethod
     def from_manifest(cls, corpus, rows: pd.DataFrame, channels: int | None = None,
@@ -155,6 +194,28 @@ class ClipBank:
         lo, hi = gain_db
         gains = 10 ** ((lo + (hi - lo) * torch.rand(batch_size, 1, 1, generator=generator)) / 20)
         return out * gains
+
+    def batch(self, batch_size: int, segment: int, generator: torch.Generator, spans: bool = False,
+              hop: int = 160) -> Batch:
+        """A training ``Batch``: random crops (``sample`` / ``sample_with_spans``: the same draws) and,
+        when the bank has them, the target crops (same place, same gain) and the speaker ids."""
+        if self.targets is None and self.speakers is None:
+            if spans:
+                x, sp = self.sample_with_spans(batch_size, segment, generator, hop)
+                return Batch(x, spans=sp)
+            return Batch(self.sample(batch_size, segment, generator))
+        if spans:
+            raise ValueError("paired or speaker-labelled banks crop without phone spans")
+        state = generator.get_state()  # replay the same draws on the targets: identical crops and gains
+        idx = torch.randint(len(self.clips), (batch_size,), generator=generator)
+        generator.set_state(state)
+        x = self.sample(batch_size, segment, generator)
+        target = None
+        if self.targets is not None:
+            generator.set_state(state)
+            target = ClipBank(self.targets, self.names).sample(batch_size, segment, generator)
+        speaker = torch.tensor([self.speakers[i] for i in idx.tolist()]) if self.speakers is not None else None
+        return Batch(x, target=target, speaker=speaker)
 
     def sample_with_spans(self, batch_size: int, segment: int, generator: torch.Generator, hop: int = 160,
                           gain_db: tuple[float, float] = (-10.0, 0.0)) -> tuple[torch.Tensor, torch.Tensor]:

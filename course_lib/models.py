@@ -66,6 +66,10 @@ class ModelConfig:
     phase: str = "atan2"  # decoder phase head: "atan2" (two outputs, APNet-style) or "angle" (one, Vocos)
     topology: str = "grid"  # what one latent slot means: see TOPOLOGIES and the module docstring
     chunk_s: float = 0.32  # "chunk" topology: seconds summarised by one latent vector
+    # > 0: the decoder also gets a learned speaker embedding from *outside* the latent (AUTOVC): with a
+    # narrow latent, the voice no longer has to travel through z, so it need not be there.
+    speakers: int = 0
+    speaker_dim: int = 16
 
     def __post_init__(self):
         if self.topology not in TOPOLOGIES:
@@ -250,6 +254,7 @@ class ISTFTDecoder(nn.Module):
         self.n_bins = cfg.n_fft // 2 + 1
         self.register_buffer("window", torch.hann_window(cfg.n_fft), persistent=False)
         in_ch = cfg.width * (2 if cfg.has_global else 1) + (N_POSITION_FEATURES if cfg.pooled else 0)
+        in_ch += cfg.speaker_dim if cfg.speakers else 0
         self.inp = nn.Conv1d(in_ch, cfg.dim, kernel_size=3, padding=1)
         self.latent_blocks = _stack(cfg.dim, cfg.dec_blocks[0])
         d = cfg.down
@@ -259,13 +264,17 @@ class ISTFTDecoder(nn.Module):
         self.n_out = 3 if cfg.phase == "atan2" else 2
         self.head = nn.Linear(cfg.dim, self.n_out * self.n_bins * cfg.channels)
 
-    def forward(self, z: torch.Tensor, spans: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, z: torch.Tensor, spans: torch.Tensor | None = None,
+                cond: torch.Tensor | None = None) -> torch.Tensor:
+        """``cond`` (B, speaker_dim): a per-utterance vector given to every latent frame."""
         cfg = self.cfg
         if cfg.has_global:  # give every frame the global vector alongside its own
             g, z = z[..., :1], z[..., 1:]
             z = torch.cat([z, g.expand(-1, -1, z.shape[-1])], dim=1)
         if cfg.pooled:  # expand each span's vector over its frames, with its position in the span
             z = torch.cat([span_expand(z, spans), span_positions(spans)], dim=1)
+        if cond is not None:
+            z = torch.cat([z, cond[..., None].expand(-1, -1, z.shape[-1])], dim=1)
         h = self.latent_blocks(self.inp(z))
         h = self.frame_blocks(self.upsample(h))
         h = nn.functional.pad(h, (0, 1), mode="replicate")  # iSTFT with centre=True wants T/hop + 1 frames
@@ -301,6 +310,7 @@ class Autoencoder(nn.Module):
         )
         self.encoder = encoder if encoder is not None else STFTEncoder(cfg, cfg.width * self.bottleneck.in_factor)
         self.decoder = decoder if decoder is not None else ISTFTDecoder(cfg)
+        self.speaker_table = nn.Embedding(cfg.speakers, cfg.speaker_dim) if cfg.speakers else None
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
         """Right-pad with zeros to a whole number of latent frames."""
@@ -346,19 +356,41 @@ class Autoencoder(nn.Module):
         h = self.encoder(x) if sp is None else self.encoder(x, sp)
         return self.bottleneck(h, sample=sample)
 
-    def decode(self, z: torch.Tensor, length: int | None = None, spans: torch.Tensor | None = None) -> torch.Tensor:
+    def speaker_vector(self, speaker: torch.Tensor | int | None, batch: int) -> torch.Tensor | None:
+        """The decoder's outside speaker embedding (batch, speaker_dim), or None without ``speakers``."""
+        if self.speaker_table is None:
+            if speaker is not None:
+                raise ValueError("this decoder takes no speaker (ModelConfig.speakers == 0)")
+            return None
+        if speaker is None:
+            raise ValueError(f"this decoder gets the voice from outside the latent: pass speaker= "
+                             f"(ids 0..{self.cfg.speakers - 1})")
+        speaker = torch.as_tensor(speaker, dtype=torch.long, device=self.speaker_table.weight.device).reshape(-1)
+        if speaker.numel() == 1:
+            speaker = speaker.expand(batch)
+        if speaker.numel() != batch or int(speaker.min()) < 0 or int(speaker.max()) >= self.cfg.speakers:
+            raise ValueError(f"speaker ids must be {batch} values in 0..{self.cfg.speakers - 1}, "
+                             f"got {speaker.tolist()}")
+        return self.speaker_table(speaker)
+
+    def decode(self, z: torch.Tensor, length: int | None = None, spans: torch.Tensor | None = None,
+               speaker: torch.Tensor | int | None = None) -> torch.Tensor:
+        """z (B, width, slots) -> audio; ``speaker`` (ids, one per item or one for all) only for a
+        decoder built with ``ModelConfig.speakers``: the same z decoded with another id is conversion."""
+        cond = self.speaker_vector(speaker, z.shape[0])
+        extra = {} if cond is None else {"cond": cond}
         if self.cfg.pooled:
             n_frames = spans.shape[-1] if spans is not None else z.shape[-1] * self.cfg.chunk_frames
             if length is not None:
                 n_frames = -(-length // self.cfg.hop)
-            y = self.decoder(z, self.spans_for(n_frames, z.shape[0], spans))
+            y = self.decoder(z, self.spans_for(n_frames, z.shape[0], spans), **extra)
         else:
-            y = self.decoder(z)
+            y = self.decoder(z, **extra)
         return y if length is None else y[..., :length]
 
-    def forward(self, x: torch.Tensor, spans: torch.Tensor | None = None):
+    def forward(self, x: torch.Tensor, spans: torch.Tensor | None = None, speaker=None):
         out = self.encode(x, spans=spans)
-        return self.decode(out.z, x.shape[-1], spans=spans), out
+        return self.decode(out.z, x.shape[-1], spans=spans, speaker=speaker), out
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -69,6 +69,7 @@ def train(
     probe=None,
     probe_log: list[dict] | None = None,
     aux: torch.nn.Module | None = None,
+    monitor=None,
 ) -> list[dict]:
     """Train ``model`` on random crops from ``bank`` for ``cfg.steps`` steps; return the history.
 
@@ -79,6 +80,12 @@ def train(
     oracle and the best generation score are saved to ``best_oracle.pt`` / ``best_generation.pt``.
     ``aux`` (e.g. ``teachers.TeacherAlignment``) is an extra loss on the latent: ``aux(x, z)``
     returns (loss, logged terms); its own parameters (a projection head) train alongside.
+    ``bank`` is anything with ``batch(batch_size, segment, generator, spans=) -> data.Batch``: a
+    ``data.ClipBank`` (restoration pairs and speaker ids included) or a latent replay
+    (``staging.ReplayBank``: batches that carry z, for a frozen-encoder decoder phase).
+    ``monitor`` (e.g. ``staging.OwnershipMonitor``): every ``monitor.every`` steps it is handed the
+    model and each loss term *before* they are summed, and what it returns joins that step's history
+    row (who owns the encoder: per-loss gradient norms, drift).
     """
     if str(device).startswith("cuda"):  # TF32 matmuls/convs: ~free accuracy-wise, much faster on recent GPUs
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -130,32 +137,43 @@ def train(
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
-        spans = None
-        if bank.spans is not None and model.cfg.topology == "phone":
-            x, spans = bank.sample_with_spans(cfg.batch_size, segment, gen, hop=model.cfg.hop)
-            spans = spans.to(device)
+        use_spans = getattr(bank, "spans", None) is not None and model.cfg.topology == "phone"
+        batch = bank.batch(cfg.batch_size, segment, gen, spans=use_spans, hop=model.cfg.hop)
+        spans = batch.spans.to(device) if batch.spans is not None else None
+        speaker = batch.speaker.to(device) if batch.speaker is not None else None
+        y = batch.audio_target.to(device)  # what the decoder must produce
+        parts = {}  # every loss term by name: what each one owns is what the monitor measures
+        if batch.z is not None:  # a replayed latent: the encoder is not in this step at all
+            if not cfg.freeze_encoder:
+                raise ValueError("a bank that replays latents trains the decoder only: set freeze_encoder")
+            out = None
+            x_hat = model.decode(batch.z.to(device), y.shape[-1], spans=spans, speaker=speaker)
         else:
-            x = bank.sample(cfg.batch_size, segment, gen)
-        x = x.to(device)
-        if cfg.freeze_encoder or noise_std is not None:
-            with torch.set_grad_enabled(not cfg.freeze_encoder):
-                out = model.encode(x, spans=spans)
-            z = out.z if noise_std is None else out.z + calibrated_noise(tuple(out.z.shape), noise_std, noise_corr,
-                                                                         device=out.z.device)
-            x_hat = model.decode(z, x.shape[-1], spans=spans)
-        else:
-            x_hat, out = model(x, spans=spans) if spans is not None else model(x)
-        rec, terms = loss_fn(x_hat, x)
-        loss = rec + out.reg
-        if aux is not None:
-            aux_loss, aux_terms = aux(x, out.z)
-            loss = loss + aux_loss
+            x = batch.x.to(device)
+            if cfg.freeze_encoder or noise_std is not None:
+                with torch.set_grad_enabled(not cfg.freeze_encoder):
+                    out = model.encode(x, spans=spans)
+                z = out.z if noise_std is None else out.z + calibrated_noise(tuple(out.z.shape), noise_std,
+                                                                             noise_corr, device=out.z.device)
+                x_hat = model.decode(z, x.shape[-1], spans=spans, speaker=speaker)
+            else:
+                x_hat, out = model(x, spans=spans, speaker=speaker)
+        rec, terms = loss_fn(x_hat, y)
+        parts["reconstruction"] = rec
+        if out is not None and out.reg.requires_grad:
+            parts["prior"] = out.reg
+        if aux is not None and out is not None:
+            aux_loss, aux_terms = aux(batch.x.to(device), out.z)
+            parts["teacher"] = aux_loss
             terms.update(aux_terms)
         if adv is not None:
-            terms["disc"] = adv.discriminator_step(x, x_hat, d_opt)
-            g_terms = adv.generator_terms(x, x_hat)
-            loss = loss + sum(g_terms.values())
+            terms["disc"] = adv.discriminator_step(y, x_hat, d_opt)
+            g_terms = adv.generator_terms(y, x_hat)
+            parts["adversarial"] = sum(g_terms.values())
             terms.update({k: float(v.detach()) for k, v in g_terms.items()})
+        loss = sum(parts.values())
+        if monitor is not None and (step % monitor.every == 0 or step + 1 == cfg.steps):
+            terms.update(monitor(model, step, parts))
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower the learning rate")
         opt.zero_grad(set_to_none=True)
@@ -163,7 +181,8 @@ def train(
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         rec_log = {"step": step + 1, "loss": float(loss.detach()), **terms, "time_s": time.time() - t0}
-        rec_log.update({k: float(v) for k, v in out.stats.items()})
+        if out is not None:
+            rec_log.update({k: float(v) for k, v in out.stats.items()})
         history.append(rec_log)
         if (step + 1) % 10 == 0:
             bar.set_postfix(loss=f"{rec_log['loss']:.3f}")
@@ -208,7 +227,7 @@ class TrainedModel:
 
 def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
                   progress: bool = True, init: TrainedModel | None = None, probe=None,
-                  aux: torch.nn.Module | None = None) -> TrainedModel:
+                  aux: torch.nn.Module | None = None, bank=None, monitor=None) -> TrainedModel:
     """Load the checkpoint trained for this preset + corpus, or train it (and save it) first.
 
     ``init``: start from a trained model's weights (fine-tuning); its key joins this one's.
@@ -218,13 +237,19 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
     ``aux``: an extra latent loss with a ``key()`` (``teachers.TeacherAlignment``); its key joins
     this one's, and its trained state (the projection head) is saved in ``model.pt`` and restored into
     ``aux`` on load.
+    ``bank``: train on this instead of the preset's clips (restoration pairs, speaker ids, a latent
+    replay); ``monitor``: log encoder ownership into the history (see ``train``).  Both have a
+    ``key()`` that joins this one's.
     """
     corpus = Path(corpus) if corpus is not None else data.corpus_dir(preset.corpus)
     chash = data.corpus_hash(corpus)
     key = cache_key(preset, chash)
-    if init is not None or (probe is not None and preset.train.probe_every) or aux is not None:
+    if (init is not None or (probe is not None and preset.train.probe_every) or aux is not None
+            or bank is not None or monitor is not None):
         extra = [key, init.info["key"] if init is not None else "", probe.key() if probe is not None else "",
                  aux.key() if aux is not None else ""]
+        extra += [f"bank:{bank.key()}"] if bank is not None else []
+        extra += [f"monitor:{monitor.key()}"] if monitor is not None else []
         key = hashlib.sha256("/".join(extra).encode()).hexdigest()[:16]
     ckpt_dir = Path(root or CHECKPOINT_ROOT) / key
     final = ckpt_dir / "model.pt"
@@ -239,14 +264,15 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
             aux.load_state_dict(state["aux"])
         info = json.loads((ckpt_dir / "info.json").read_text())
         return TrainedModel(model.eval(), {**info, "loaded": True, "dir": str(ckpt_dir)}, state["history"])
-    df = data.read_manifest(corpus)
-    rows = data.select(df, split="train", domain=preset.train.domain, condition=preset.train.condition)
-    bank = data.ClipBank.from_manifest(corpus, rows, channels=preset.model.channels,
-                                       phones=preset.model.topology == "phone", hop=preset.model.hop)
+    if bank is None:
+        df = data.read_manifest(corpus)
+        rows = data.select(df, split="train", domain=preset.train.domain, condition=preset.train.condition)
+        bank = data.ClipBank.from_manifest(corpus, rows, channels=preset.model.channels,
+                                           phones=preset.model.topology == "phone", hop=preset.model.hop)
     t0 = time.time()
     probe_log: list[dict] = []
     history = train(model, bank, preset.train, ckpt_dir=ckpt_dir, device=device, progress=progress,
-                    probe=probe, probe_log=probe_log, aux=aux)
+                    probe=probe, probe_log=probe_log, aux=aux, monitor=monitor)
     model.cpu()
     if aux is not None:
         aux.cpu()
