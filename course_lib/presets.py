@@ -293,6 +293,63 @@ def teacher_lesson(name: str = "auto", seed: int = 0) -> TeacherLesson:
     return TeacherLesson(teacher, encoders, layers)
 
 
+@dataclass(frozen=True)
+class StagingLesson:
+    """Notebook 06's models: one autoencoder preset (a narrow KL latent), the blended single phase
+    and the staged schedule (``staging.Phase`` lists with equal total steps), the teacher budget and
+    its coupling, and the replay predictor's budget."""
+
+    base: Preset
+    blended: list
+    staged: list
+    control: object  # phase 4 without the replay: the same steps on E(x)
+    teacher: object  # teachers.TeacherConfig
+    coupling: object  # teachers.Coupling
+    replay: object  # predictors.PredictorConfig
+    replay_frac: float = 0.5
+
+
+def staging_lesson(name: str = "auto", seed: int = 0) -> StagingLesson:
+    """The staged schedule of notebook 06 against the blend at equal total steps.
+
+    The latent is 50 Hz x 8 with a light KL prior: narrow enough that the teacher and the
+    reconstruction compete for it.  The blend turns every pressure on from step 0; the schedule
+    gives each its phase.  Total steps (cpu): 400 both ways.
+    """
+    from course_lib.staging import Phase
+    from course_lib.teachers import Coupling
+
+    name = resolve(name)
+    base = sweep_base(name, seed)
+    # 0.5 s crops in cpu: the discriminator of the polish phase and of the blend doubles a step's cost
+    base = replace(base, model=replace(base.model, latent_rate=50.0, width=8, bottleneck="kl", kl_weight=1e-4),
+                   train=replace(base.train, segment_s=0.5 if name == "cpu" else base.train.segment_s))
+    steps = {"smoke": (4, 3, 2, 2, 1), "cpu": (160, 100, 50, 50, 40)}.get(name, (1200, 800, 400, 400, 200))
+    p1, p2, p3, p4, p5 = steps
+    staged = [
+        Phase("1 · reconstruction + prior", p1, "the latent's geometry (what the audio needs) and its scale"),
+        Phase("2 · + content teacher", p2, "content structure: phones linearly readable", teacher=True),
+        Phase("3 · frozen-encoder polish", p3, "waveform texture, without moving the latent", encoder=False,
+              adversarial=True, lr_scale=0.5),
+        Phase("4 · predicted-latent replay", p4, "the decoder's tolerance to the generator's errors",
+              encoder=False, replay=True, lr_scale=0.5),
+        Phase("5 · short joint tune", p5, "small joint corrections, only if the latent stays put",
+              teacher=True, lr_scale=0.25, max_drift=0.05),
+    ]
+    blended = [Phase("blend · everything at once", sum(steps), "everything, all at once", teacher=True,
+                     adversarial=True)]
+    # phase 4's control: the same decoder-only steps on E(x) alone, so replay is compared with more training
+    control = replace(staged[3], name="4 · control: the same steps on E(x)", replay=False,
+                      owns="nothing new: more decoder training on the encoder's own latents")
+    if name == "smoke":
+        from course_lib.teachers import TeacherConfig
+        teacher = TeacherConfig(dim=32, layers=2, n_mels=32, steps=10, batch_size=4, seed=seed)
+    else:
+        teacher = teacher_lesson(name, seed).teacher
+    return StagingLesson(base, blended, staged, control, teacher, Coupling("posteriors", 3.0, loss="kl"),
+                         probe_budget(name, seed))
+
+
 def for_notebook(notebook: str, name: str = "auto", seed: int = 0) -> Preset:
     """The configuration a given notebook uses (later notebooks override parts of the base)."""
     if notebook in ("01", "02"):
