@@ -440,14 +440,14 @@ above chance on the latent.
 - **C17 holds for conversion in every seed**: the voice probe on the latent falls from 0.97–1.00
   above chance to 0.62–0.83. It is not at chance: some voice is left in the narrow latent.
 - **C17 for restoration holds in 1 of 5 seeds** (seed 4; seed 3 misses by less than 0.001). The
-  degradation probes fall by 0.02–0.07, short of the 0.05 margin in most seeds. Nothing in the
-  restoration loss *asks* the encoder to drop the noise type, only the decoder to output clean
-  speech. It is asserted in `gpu` only.
+  degradation probes fall by 0.02–0.07, short of the 0.05 margin in most seeds. The bridge halves
+  the latent's distance to its clean twin's, but what is left is still enough for a linear probe to
+  tell a hiss from a room or a missing band. It is asserted in `gpu` only.
 - Time: 3.7 min (seed 0, from empty checkpoints, alone on the machine); 6.2–6.8 min for seeds 1–4,
   which shared the 2 cores with notebook 06's runs.
 
-What would make the restoration half of C17 show: more steps, a narrower latent, or an explicit
-invariance pressure (the latent of a degraded clip pulled toward its clean twin's, VoiceBridge-style).
+What would make the restoration half of C17 show: more steps, a narrower latent, or a stronger
+bridge weight (at the cost of the task oracle, which the bridge also shapes).
 
 ## Takeaway
 
