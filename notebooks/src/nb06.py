@@ -50,7 +50,7 @@ import time
 import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from IPython.display import display
-from course_lib import data, presets, predictors, probes, staging, teachers, widgets, decode_paths, metrics
+from course_lib import data, presets, predictors, probes, staging, teachers, training, widgets, decode_paths, metrics
 from course_lib.claims import check_claim
 
 t_start = time.time()
@@ -194,10 +194,7 @@ polish. It is asserted in `gpu` and recorded here, with its numbers.
 code('''
 p2, p3, p4, p5 = staged[1], staged[2], staged[3], staged[4]
 refs = task.refs
-def decode_oracle(model):
-    return [model.decode(model.encode(x[None], sample=False).mean, x.shape[-1])[0].detach() for x in refs]
-with torch.no_grad():
-    before, after = decode_oracle(p2.model), decode_oracle(p3.model)
+before, after = training.reconstruct(p2.model, refs), training.reconstruct(p3.model, refs)  # D(E(x))
 polish = decode_paths.path_table(refs, {"before polish (end of phase 2)": before, "after polish (phase 3)": after},
                                  pesq=False, extra={"mrstft": metrics.mrstft_distance})
 display(polish[["mel_dist", "mrstft", "stoi"]].round(4))
