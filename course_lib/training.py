@@ -16,6 +16,10 @@ The checkpoint directory is keyed by a hash of the preset (model shape + trainin
 and of the corpus manifest, so changing either retrains, and nothing stale is ever loaded.
 Checkpoints are written to a temp file and renamed, so an interrupted run never leaves a corrupt
 file; re-running an interrupted training resumes from its last checkpoint.
+
+Scale-out: inside a ``torch.distributed`` process group (``torchrun ... -m course_lib.train``, see
+``course_lib/train.py``) ``train`` runs data-parallel with DistributedDataParallel; ``batch_size``
+stays the *global* batch, and the run matches one process trained on that same batch.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import json
 import math
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
@@ -59,6 +63,55 @@ def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
     return atomic_write(path, lambda tmp: Path(tmp).write_text(text))
 
 
+# The joint encoder + decoder step is what the scale-out recipe covers; these parts of the trainer are not
+# (yet) wired for several processes, so they stop a torchrun run up front instead of training wrongly.
+DDP_UNSUPPORTED = "is not supported with torchrun yet: run that phase in one process"
+
+
+def data_parallel() -> tuple[int, int]:
+    """(rank, world size) of the ``torch.distributed`` group this process trains in; (0, 1) outside one."""
+    dist = torch.distributed
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def check_data_parallel(cfg: TrainConfig, world: int, probe=None, aux=None, monitor=None) -> None:
+    """Raise a clear ValueError for a configuration ``train`` cannot run data-parallel over ``world`` ranks."""
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} is the global batch and must be divisible by the world "
+                         f"size {world} (each rank trains on batch_size / world_size examples)")
+    unsupported = {
+        "freeze_encoder": cfg.freeze_encoder,
+        "latent_noise_std": bool(cfg.latent_noise_std),
+        "adv_weight > 0 (a discriminator)": cfg.adv_weight > 0,
+        "aux (a teacher loss)": aux is not None,
+        "probe with probe_every": probe is not None and bool(cfg.probe_every),
+        "monitor": monitor is not None,
+    }
+    for option, used in unsupported.items():
+        if used:
+            raise ValueError(f"{option} {DDP_UNSUPPORTED}")
+
+
+def shard(batch: data.Batch, rank: int, world: int) -> data.Batch:
+    """This rank's contiguous slice ``[rank * b, (rank + 1) * b)`` of every tensor of a global batch."""
+    n = next(getattr(batch, f.name) for f in fields(batch) if getattr(batch, f.name) is not None).shape[0]
+    b = n // world
+    return replace(batch, **{f.name: getattr(batch, f.name)[rank * b:(rank + 1) * b]
+                             for f in fields(batch) if getattr(batch, f.name) is not None})
+
+
+def _mean_over_ranks(row: dict, world: int, device, skip=("step", "time_s")) -> None:
+    """Replace every logged number of ``row`` by its mean over the ranks (one all_reduce): the
+    global batch's loss.  Losses and terms are per-example means over equal shards, so this is
+    exactly the one-process value; a nonlinear stat (an RMS) becomes the mean of the per-rank ones."""
+    keys = [k for k in row if k not in skip]
+    t = torch.tensor([row[k] for k in keys], dtype=torch.float64, device=device)
+    torch.distributed.all_reduce(t)  # SUM: gloo has no AVG
+    row.update(zip(keys, (t / world).tolist()))
+
+
 def train(
     model: Autoencoder,
     bank: data.ClipBank,
@@ -86,7 +139,16 @@ def train(
     ``monitor`` (e.g. ``staging.OwnershipMonitor``): every ``monitor.every`` steps it is handed the
     model and each loss term *before* they are summed, and what it returns joins that step's history
     row (who owns the encoder: per-loss gradient norms, drift).
+
+    Inside an initialised ``torch.distributed`` group of more than one process (``torchrun``), it
+    trains data-parallel: ``cfg.batch_size`` is the global batch (it must divide by the world
+    size), each rank trains its shard of it through DistributedDataParallel, the history logs the
+    global batch's loss, and only rank 0 writes checkpoints and shows the bar (every rank resumes
+    from ``last.pt``).  The joint encoder + decoder step only: see ``check_data_parallel``.
     """
+    rank, world = data_parallel()
+    if world > 1:
+        check_data_parallel(cfg, world, probe=probe, aux=aux, monitor=monitor)
     if str(device).startswith("cuda"):  # TF32 matmuls/convs: ~free accuracy-wise, much faster on recent GPUs
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
@@ -132,13 +194,35 @@ def train(
         probe_log[:] = state.get("probe", [])
         for r in probe_log:
             best = {"oracle": min(best["oracle"], r["oracle"]), "generation": min(best["generation"], r["generation"])}
+    net = model  # what the joint step calls: the model itself, or its DistributedDataParallel wrapper
+    if world > 1:
+        # DDP broadcasts rank 0's weights now (every rank also built and resumed them alike) and
+        # averages the gradients across ranks in backward.
+        dev = torch.device(device)
+        ids = [dev.index if dev.index is not None else torch.cuda.current_device()] if dev.type == "cuda" else None
+        net = torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        # every rank seeded the global RNG alike (new_model): give each its own stream for the model's
+        # own noise (a KL posterior sample, latent dropout), or every shard would draw the same noise
+        if rank:
+            torch.manual_seed(cfg.seed + 7919 * rank)
     t0 = time.time() - (history[-1]["time_s"] if history else 0.0)
-    bar = tqdm(range(start, cfg.steps), desc="training", disable=not progress, initial=start, total=cfg.steps)
+    bar = tqdm(range(start, cfg.steps), desc="training", disable=not progress or rank != 0, initial=start,
+               total=cfg.steps)
     for step in bar:
         for group in opt.param_groups:
             group["lr"] = lr_at(step, cfg)
         use_spans = getattr(bank, "spans", None) is not None and model.cfg.topology == "phone"
         batch = bank.batch(cfg.batch_size, segment, gen, spans=use_spans, hop=model.cfg.hop)
+        if world > 1:
+            if batch.z is not None:
+                raise ValueError(f"a bank that replays latents {DDP_UNSUPPORTED}")
+            # Every rank draws the same *global* batch from the same seeded generator and keeps its own
+            # contiguous shard.  The bank is in memory, so drawing the whole batch costs a few copies,
+            # and the run equals one process on the same global batch: the losses (mel log-magnitude
+            # L1, waveform L1) are per-example means over equal shards, so the mean of the per-rank
+            # losses is the global loss, and DDP averages the gradients.  A loader over real data
+            # (files, streaming) would give each rank its own examples with a DistributedSampler.
+            batch = shard(batch, rank, world)
         spans = batch.spans.to(device) if batch.spans is not None else None
         speaker = batch.speaker.to(device) if batch.speaker is not None else None
         y = batch.audio_target.to(device)  # what the decoder must produce
@@ -157,7 +241,7 @@ def train(
                                                                              noise_corr, device=out.z.device)
                 x_hat = model.decode(z, x.shape[-1], spans=spans, speaker=speaker)
             else:
-                x_hat, out = model(x, spans=spans, speaker=speaker)
+                x_hat, out = net(x, spans=spans, speaker=speaker)
         rec, terms = loss_fn(x_hat, y)
         parts["reconstruction"] = rec
         if out is not None and out.reg.requires_grad:
@@ -177,12 +261,15 @@ def train(
         if not torch.isfinite(loss):
             raise FloatingPointError(f"loss became {float(loss)} at step {step}; lower the learning rate")
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        loss.backward()  # under DDP this also averages the gradients over the ranks: the global batch's
+        # gradient, so the clipping below sees the same norm as one process on the global batch would
         torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         opt.step()
         rec_log = {"step": step + 1, "loss": float(loss.detach()), **terms, "time_s": time.time() - t0}
         if out is not None:
             rec_log.update({k: float(v) for k, v in out.stats.items()})
+        if world > 1:  # log the global batch's loss, the same on every rank
+            _mean_over_ranks(rec_log, world, y.device)
         history.append(rec_log)
         if (step + 1) % 10 == 0:
             bar.set_postfix(loss=f"{rec_log['loss']:.3f}")
@@ -197,7 +284,7 @@ def train(
                     if ckpt_dir:
                         atomic_save({"model": model.state_dict(), "step": step + 1, "score": r},
                                     Path(ckpt_dir) / f"best_{which}.pt")
-        if last is not None and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
+        if last is not None and rank == 0 and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
             state = {"model": model.state_dict(), "opt": opt.state_dict(), "rng": gen.get_state(),
                      "step": step + 1, "history": history, "probe": probe_log}
             if adv is not None:
