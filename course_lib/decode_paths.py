@@ -174,7 +174,8 @@ def train_projector(latents: list[torch.Tensor], noise_std: torch.Tensor, steps:
     sigma = (noise_std.reshape(width, 1) / std)  # noise in standardised units
     long = [z for z in latents if z.shape[1] >= crop] or latents
     opt = torch.optim.AdamW(proj.parameters(), lr=lr, weight_decay=1e-2)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps, pct_start=0.1)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=steps,
+                                                pct_start=max(0.1, 2.5 / steps))  # short runs need >= 2 warm-up steps
     for _ in tqdm(range(steps), desc="projector", disable=not progress, leave=False):
         zs = []
         for i in torch.randint(len(long), (batch,), generator=gen).tolist():

@@ -14,7 +14,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torchaudio
-from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio
 
 from course_lib.losses import multires_stft
 
@@ -30,6 +29,10 @@ def _mel(sample_rate: int) -> torchaudio.transforms.MelSpectrogram:
 
 
 def si_sdr(est: torch.Tensor, ref: torch.Tensor) -> float:
+    # imported here: torchmetrics takes ~5 s to import, and the trainer (every torchrun worker) needs
+    # this module's other metrics but never SI-SDR
+    from torchmetrics.functional.audio import scale_invariant_signal_distortion_ratio
+
     return float(scale_invariant_signal_distortion_ratio(est, ref).mean())
 
 

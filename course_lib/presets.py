@@ -350,6 +350,45 @@ def staging_lesson(name: str = "auto", seed: int = 0) -> StagingLesson:
                          probe_budget(name, seed))
 
 
+@dataclass(frozen=True)
+class ReportBudget:
+    """What the interface report card (``course_lib.report``, notebook 08) may spend on a folder.
+
+    ``codec``: the encoder/decoder it trains when no checkpoint is given: notebook 03's interface
+    (50 Hz x 64, the sweep-sized network) with a light KL so the posterior-sample row means something;
+    ``predictor``: the probe predictor's fixed budget; ``max_clips``: clips read from the folder
+    (a seeded, spread-out pick); ``eval_clips`` / ``eval_seconds``: the decode-path table's audio;
+    ``probe_clips``: clips the ledger's probes see.
+    """
+
+    codec: Preset
+    predictor: object  # predictors.PredictorConfig
+    max_clips: int
+    eval_clips: int
+    eval_seconds: float
+    probe_clips: int
+    projector_steps: int
+    polish_steps: int  # notebook 08's frozen-encoder decoder polish (step 8)
+
+
+def report_budget(name: str = "auto", seed: int = 0) -> ReportBudget:
+    """The report card's budget per preset: ``cpu`` fits notebook 08's 6 minutes with room to spare."""
+    name = resolve(name)
+    base = sweep_base(name, seed)
+    model = replace(base.model, latent_rate=50.0, width=64, bottleneck="kl", kl_weight=1e-4)
+    if name == "smoke":
+        codec = replace(base, model=model, train=replace(base.train, steps=12, checkpoint_every=12))
+        return ReportBudget(codec, predictor_budget(name, seed), max_clips=24, eval_clips=2, eval_seconds=2.0,
+                            probe_clips=12, projector_steps=10, polish_steps=4)
+    if name == "cpu":
+        codec = replace(base, model=model, train=replace(base.train, steps=400, checkpoint_every=200))
+        return ReportBudget(codec, predictor_budget(name, seed), max_clips=300, eval_clips=8, eval_seconds=4.0,
+                            probe_clips=150, projector_steps=300, polish_steps=100)
+    codec = replace(base, model=model)
+    return ReportBudget(codec, predictor_budget(name, seed), max_clips=2000, eval_clips=16, eval_seconds=6.0,
+                        probe_clips=400, projector_steps=1000, polish_steps=1000)
+
+
 def for_notebook(notebook: str, name: str = "auto", seed: int = 0) -> Preset:
     """The configuration a given notebook uses (later notebooks override parts of the base)."""
     if notebook in ("01", "02"):

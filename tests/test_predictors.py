@@ -191,3 +191,40 @@ def test_speech_task_is_the_shared_split(fake_corpus):
     assert len(full.refs) == len(full.eval_rows) <= 2 and full.refs[0].shape[0] == 1
     assert set(full.speakers.values()) == set(range(len(full.speakers)))
     assert full.vocab == P.phone_vocab(fake_corpus, full.train_rows)
+
+
+def test_predict_ahead_runs_free_within_each_horizon():
+    torch.manual_seed(0)
+    pred = P.ARPredictor(4, TINY)
+    g = torch.Generator().manual_seed(1)
+    utts = [P.Utterance(str(i), torch.randn(4, 23, generator=g), torch.zeros(46, dtype=torch.long),
+                        torch.zeros(46, dtype=torch.long), torch.arange(46) // 2, 0, 7360) for i in range(3)]
+    stats = P.LatentStats.of(utts)
+    # horizon 1 is teacher forcing: the same as predict()
+    one = P.predict_ahead(pred, utts, stats, horizon=1)
+    forced = P.predict(pred, utts, stats)
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(one, forced))
+    ahead = P.predict_ahead(pred, utts, stats, horizon=5)
+    assert [z.shape for z in ahead] == [u.z.shape for u in utts]
+    assert all(torch.equal(z[:, 0], u.z[:, 0]) for z, u in zip(ahead, utts))  # slot 0 is copied
+    # inside a chunk (slots 1-5) the prediction ignores the true latents it is generating...
+    changed = [P.Utterance(u.clip_id, u.z.clone(), u.phones, u.spans, u.slots, 0, u.length) for u in utts]
+    changed[0].z[:, 2:6] += 3.0
+    again = P.predict_ahead(pred, changed, stats, horizon=5)
+    assert torch.allclose(again[0][:, :6], ahead[0][:, :6], atol=1e-5)
+    # ...while the next chunk (slot 6 on) starts from the true past, so it sees the change
+    assert not torch.allclose(again[0][:, 6:11], ahead[0][:, 6:11])
+    with pytest.raises(ValueError, match="horizon"):
+        P.predict_ahead(pred, utts, stats, horizon=0)
+
+
+def test_ar_study_on_unlabelled_audio():
+    torch.manual_seed(0)
+    model = Autoencoder(ModelConfig(**SMALL, width=8)).eval()
+    t = torch.arange(16000) / 16000
+    clips = [(0.3 * torch.sin(2 * math.pi * (150 + 40 * i) * t))[None] for i in range(4)]
+    st = P.ar_study(model, clips[:3], clips[3:], replace(TINY, steps=5), horizon_s=0.1, progress=False)
+    assert len(st.z_hat) == 1 and st.z_hat[0].shape == st.eval[0].z.shape
+    assert st.eval[0].length == 16000 and math.isfinite(st.nmse)
+    with pytest.raises(ValueError, match="phone spans"):
+        P.audio_utterances(Autoencoder(ModelConfig(**SMALL, topology="phone")), clips)
