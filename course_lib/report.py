@@ -100,7 +100,7 @@ class Card:
         m = self.model
         out = ["# Interface report card", "",
                f"**Audio:** {self.source}  ",
-               f"**Encoder:** {m['interface']} ({m['origin']})  ",
+               f"**Encoder:** {m['interface']} — {m['origin']}  ",
                f"**Probe predictor:** {self.predictor}", ""]
         out += ["## Findings", ""] + [f"- {n}" for n in self.notes] + [""]
         out += ["## 1 · Decode paths and the predicted-latent gap", "",
@@ -142,7 +142,7 @@ class Card:
         return f"""<!doctype html><html><head><meta charset="utf-8"><title>Interface report card</title>
 <style>{style}</style></head><body>
 <h1>Interface report card</h1>
-<p><b>Audio:</b> {esc(self.source)}<br><b>Encoder:</b> {esc(m['interface'])} ({esc(m['origin'])})<br>
+<p><b>Audio:</b> {esc(self.source)}<br><b>Encoder:</b> {esc(m['interface'])} — {esc(m['origin'])}<br>
 <b>Probe predictor:</b> {esc(self.predictor)}</p>
 <h2>Findings</h2><ul>{''.join(f'<li>{esc(n)}</li>' for n in self.notes)}</ul>
 <h2>1 · Decode paths and the predicted-latent gap</h2>
@@ -348,6 +348,7 @@ def build(audio_dir: str | Path, preset: str = "auto", checkpoint: str | Path | 
     paths = decode_paths.all_paths(model, study, refs, projector, sigma, seed, rho)
     extra = None if is_speech else {"mrstft": metrics.mrstft_distance}  # PESQ / STOI are speech-only
     table = decode_paths.decode_path_table(refs, paths, speech=is_speech, extra=extra, pesq=is_speech)
+    table.index.name = "decode path"
     timings["decode paths"] = time.time() - t
 
     # the dashboard by place
@@ -474,7 +475,12 @@ def _findings(table: pd.DataFrame, probe_scores: dict, debt: dict, nmse: float) 
     if debt.get("summary"):
         notes.append(f"Debt by place (notebook 04): {debt['summary']}.")
     for factor, score in probe_scores.items():
-        notes.append(f"Probe {factor}: {score:.2f} above chance ({'present' if score >= 0.2 else 'absent'}).")
+        if math.isnan(score):
+            notes.append(f"Probe {factor}: no score (too few classes in the probe's test split).")
+        elif score <= 0:
+            notes.append(f"Probe {factor}: at or below chance (absent).")
+        else:
+            notes.append(f"Probe {factor}: {score:.2f} above chance ({'present' if score >= 0.2 else 'absent'}).")
     return f, notes
 
 

@@ -45,6 +45,8 @@ def run(preset: str = "auto", seed: int = 0, out: Path | None = None, only: list
         times_path.write_text(json.dumps(times, indent=1))
         if html:
             _to_html(out / nb.name)
+    if html:
+        write_index(out, preset, seed)
     return times
 
 
@@ -55,6 +57,41 @@ def _to_html(path: Path) -> Path:
     target = path.with_suffix(".html")
     target.write_text(body)
     return target
+
+
+def _title(path: Path) -> str:
+    """The notebook's first markdown heading, without the '#'."""
+    import nbformat
+
+    for cell in nbformat.read(str(path), as_version=4).cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("#"):
+            return cell.source.lstrip().splitlines()[0].lstrip("#").strip()
+    return path.stem
+
+
+def write_index(out: Path, preset: str, seed: int) -> Path:
+    """``index.html`` beside the executed notebooks: every lesson with its measured time, linking the
+    static HTML page (figures and audio players embedded, so the folder works offline)."""
+    import html
+
+    from course_lib.files import atomic_write
+
+    out = Path(out)
+    times = json.loads((out / "times.json").read_text()) if (out / "times.json").exists() else {}
+    rows = []
+    for page in sorted(out.glob("[0-9]*.html")):
+        nb = page.with_suffix(".ipynb")
+        t = times.get(nb.name)
+        title = _title(nb) if nb.exists() else page.stem
+        rows.append(f"<tr><td><a href='{html.escape(page.name)}'>{html.escape(title)}</a></td>"
+                    f"<td>{'' if t is None else f'{t / 60:.1f} min'}</td></tr>")
+    body = (f"<!doctype html><html><head><meta charset='utf-8'><title>Train the Interface</title>"
+            f"<style>body{{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto}}"
+            f"td{{padding:4px 12px}}</style></head><body><h1>Train the Interface</h1>"
+            f"<p>Executed with the <b>{html.escape(preset)}</b> preset, seed {seed}. Each page has its figures "
+            f"and audio players inside it: this folder works offline.</p>"
+            f"<table><tr><th>lesson</th><th>time to run</th></tr>{''.join(rows)}</table></body></html>\n")
+    return atomic_write(out / "index.html", lambda tmp: Path(tmp).write_text(body, encoding="utf-8"))
 
 
 def main(argv=None) -> int:

@@ -51,7 +51,7 @@ def test_good_folder_writes_a_complete_card(tmp_path, ckpt_root, capsys):
     assert rc == 0, stderr
     assert "Traceback" not in stderr
     card = json.loads((out / "report.json").read_text())
-    rows = [r["index"] for r in card["decode_paths"]]
+    rows = [r["decode path"] for r in card["decode_paths"]]
     assert rows == ["D(E(x))", "D(sample q(z|x))", "D(E(x)+ε)", "D(ẑ)", "D(project(ẑ))"]
     assert all(np.isfinite(r["mel_dist"]) for r in card["decode_paths"])
     assert card["problems"] == []
