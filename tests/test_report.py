@@ -144,3 +144,32 @@ def test_course_corpus_uses_the_conditional_predictor_and_the_ledger(fake_corpus
     assert card.ledger is not None and set(card.ledger["factor"]) >= {"content", "speaker"}
     assert set(card.findings) >= {"gap_mel", "noise_share_of_gap", "probes_above_chance"}
     assert card.findings["gap_mel"] == pytest.approx(card.findings["predicted_mel"] - card.findings["oracle_mel"])
+
+
+def test_stereo_music_folder_trains_a_stereo_codec(tmp_path, ckpt_root):
+    """A MUSDB18-HQ tree: stereo mixtures at 44.1 kHz -> a stereo encoder, music metrics (no PESQ/STOI)."""
+    for split, n in (("train", 4), ("test", 2)):
+        for k in range(n):
+            track = tmp_path / "musdb" / split / f"Track {split} {k}"
+            track.mkdir(parents=True)
+            sf.write(track / "mixture.wav", _tone(1.5, 44100, 90 + 45 * k, k, stereo=True), 44100)
+    card = report.build(tmp_path / "musdb", "smoke", progress=False, log=lambda *_: None)
+    assert card.source.startswith("musdb18 layout")
+    assert "stereo" in card.model["interface"] and card.fitted.model.cfg.channels == 2
+    assert "mrstft" in card.table.columns and "stoi" not in card.table.columns
+    assert all(x.shape[0] == 2 for x in card.clips.values())
+
+
+def test_speakers_in_a_dataset_layout_are_probed(tmp_path, ckpt_root):
+    """A VCTK tree: the speaker ids become a speaker probe in the card's ledger."""
+    root = tmp_path / "VCTK-Corpus"
+    for s, spk in enumerate(("p225", "p226", "p227")):
+        (root / "wav48" / spk).mkdir(parents=True)
+        (root / "txt" / spk).mkdir(parents=True)
+        for u in range(1, 7):
+            sf.write(root / "wav48" / spk / f"{spk}_{u:03d}.wav", _tone(1.0, 48000, 100 + 80 * s + 3 * u, u), 48000)
+            (root / "txt" / spk / f"{spk}_{u:03d}.txt").write_text("please call stella")
+    card = report.build(root, "smoke", progress=False, log=lambda *_: None)
+    assert card.ledger is not None and list(card.ledger["factor"]) == ["speaker"]
+    assert "speaker" in card.findings["probes_above_chance"]
+    assert "stoi" in card.table.columns  # VCTK is speech: the speech metrics are on
