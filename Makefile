@@ -2,6 +2,7 @@
 #   make course   build the corpus and execute every notebook (PRESET=auto: gpu if CUDA, else cpu)
 #   make test     ruff + unit tests + every notebook in the smoke preset + nbval   (the CI command)
 #   make lab      JupyterLab on 127.0.0.1 with the course kernel
+#   make workshop the slider apps (Voilà) on 127.0.0.1 for a projector
 #   make pretrain train every checkpoint of notebooks 00-02 ahead of time (JOBS=8 on one GPU)
 SHELL := /bin/bash
 VENV ?= .venv
@@ -10,7 +11,7 @@ PRESET ?= auto
 SEED ?= 0
 PYTEST_NET := --allow-hosts=127.0.0.1,localhost,::1
 
-.PHONY: setup corpus course pretrain test lint unit notebooks-smoke nbval lab bench clean
+.PHONY: setup corpus course pretrain test lint unit notebooks-smoke nbval browser workshop lab bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -29,7 +30,7 @@ lint: setup
 	$(VENV)/bin/ruff check course_lib data_scripts tests benchmarks
 
 unit: setup
-	$(VENV)/bin/pytest $(PYTEST_NET) -q tests
+	$(VENV)/bin/pytest $(PYTEST_NET) -q -m "not browser" tests
 
 notebooks-smoke: setup
 	$(PY) data_scripts/build_corpus.py --preset smoke
@@ -39,11 +40,22 @@ nbval: notebooks-smoke
 	PYTHONPATH=$(CURDIR)/tests/netguard $(VENV)/bin/pytest $(PYTEST_NET) -q --nbval-lax --nbval-kernel-name course \
 		-p no:cacheprovider build/smoke/*.ipynb
 
+# headless Chromium drives the Voilà slider app (it loads the smoke codec of notebook 03, or trains it)
+browser: setup
+	$(VENV)/bin/pytest $(PYTEST_NET) -q -m browser -p no:cacheprovider tests/test_browser.py
+
+# the slider apps for a projector: Voilà on 127.0.0.1 (PORT=8866), cached checkpoints of PRESET
+workshop: corpus
+	@echo "Voilà: open http://127.0.0.1:$${PORT:-8866}/ (run notebook 03 or make course first: the apps load its codec)"
+	cd workshops && COURSE_PRESET=$(PRESET) COURSE_SEED=$(SEED) ../$(VENV)/bin/voila --port=$${PORT:-8866} \
+		--no-browser --Voila.ip=127.0.0.1 .
+
 test: setup
 	@start=$$(date +%s); \
 	$(MAKE) --no-print-directory lint && \
 	$(MAKE) --no-print-directory unit && \
 	$(MAKE) --no-print-directory nbval && \
+	$(MAKE) --no-print-directory browser && \
 	echo "make test: all passed in $$(( $$(date +%s) - start )) s"
 
 lab: setup

@@ -12,12 +12,12 @@ missing=()
 while read -r pkg; do
   [ -z "$pkg" ] && continue
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-done < <(grep -v '^#' apt.txt)
+done < <(grep -hv '^#' apt.txt apt-test.txt)  # apt-test.txt: the browser test's headless Chromium
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing Debian packages: ${missing[*]}"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "missing system packages: ${missing[*]}" >&2
     echo "install them with: sudo apt-get install ${missing[*]}  (or use conda/Binder: environment.yml + apt.txt)" >&2
@@ -41,7 +41,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   fi
   "$VENV/bin/pip" install -q --disable-pip-version-check "torch==2.14.1" "torchaudio==2.11.0" 2>&1 | grep -v '^WARNING: Location' || true
   "$VENV/bin/pip" install -q --disable-pip-version-check -e ".[test,lab]" 2>&1 | grep -v '^WARNING: Location' || true
-  "$VENV/bin/python" -c "import torch, torchaudio, course_lib, auraloss, pesq, pystoi, papermill, nbval, transformers" \
+  "$VENV/bin/python" -c "import torch, torchaudio, course_lib, auraloss, pesq, pystoi, papermill, nbval, transformers, voila, selenium" \
     || { echo "setup failed: the venv cannot import the course's packages" >&2; exit 1; }
   "$VENV/bin/python" -m ipykernel install --sys-prefix --name course --display-name "Train the Interface (course)" >/dev/null
   echo "$want" > "$stamp"

@@ -24,3 +24,14 @@ def test_notebook_has_no_outputs_and_a_parameters_cell(nb):
     assert len(params) == 1, f"{nb.name}: needs exactly one cell tagged 'parameters'"
     src = "".join(params[0]["source"])
     assert "preset" in src and "seed" in src
+
+
+APPS = sorted((ROOT / "workshops").glob("*.ipynb"))
+
+
+@pytest.mark.parametrize("nb", APPS, ids=[n.name for n in APPS])
+def test_workshop_apps_have_no_outputs_and_read_the_preset_from_the_environment(nb):
+    cells = json.loads(nb.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert code and all(not c.get("outputs") and c.get("execution_count") is None for c in code)
+    assert "COURSE_PRESET" in "".join(code[0]["source"])  # Voilà has no papermill parameters

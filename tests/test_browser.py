@@ -1,0 +1,134 @@
+"""A real browser drives the workshop app: headless Chromium (Debian's package, with its
+chromedriver) opens the Voilà app of notebook 03, moves the latent-noise slider and checks that the
+audio player's source and the spectrogram change.  Screenshots go to build/browser/.
+
+Runs after the smoke notebooks (``make browser``, part of ``make test``): the app then loads notebook
+03's smoke codec from the checkpoint cache instead of training it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from course_lib.data import REPO_ROOT
+
+pytestmark = pytest.mark.browser
+SHOTS = REPO_ROOT / "build" / "browser"
+CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """The Voilà app of notebook 03 on 127.0.0.1, smoke preset; stopped after the tests."""
+    if not (CHROMIUM and CHROMEDRIVER):
+        pytest.fail("the browser test needs Debian's chromium and chromium-driver: `make setup` installs them "
+                    "(apt-test.txt), or apt-get install chromium chromium-driver")
+    port = _free_port()
+    voila = Path(sys.executable).parent / "voila"
+    env = {**os.environ, "COURSE_PRESET": "smoke"}
+    log = open(SHOTS.parent / "voila-test.log", "w") if SHOTS.parent.exists() else subprocess.DEVNULL
+    proc = subprocess.Popen([str(voila), "03_slider_app.ipynb", f"--port={port}", "--no-browser",
+                             "--Voila.ip=127.0.0.1"], cwd=REPO_ROOT / "workshops", env=env,
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.time() + 90
+        while True:
+            try:  # the server listens (the app itself runs when a page is loaded)
+                socket.create_connection(("127.0.0.1", port), timeout=2).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"Voilà did not start on {url} (exit code {proc.poll()})")
+                time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from selenium import webdriver
+    from selenium.webdriver.chrome.options import Options
+    from selenium.webdriver.chrome.service import Service
+
+    opts = Options()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,1400", "--mute-audio"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    yield driver
+    driver.quit()
+
+
+def _wait(fn, timeout: float, what: str):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def test_the_noise_slider_changes_the_sound_and_the_spectrogram(app_url, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    browser.get(app_url)
+    # the app executes in its kernel, then the widgets render: two players (slider, A/B)
+    _wait(lambda: len(browser.find_elements(By.CSS_SELECTOR, "audio")) >= 2, 120, "the app's audio players")
+    loaded = time.time() - t0
+    browser.save_screenshot(str(SHOTS / "slider-before.png"))
+
+    def slider_view():  # the first player and spectrogram on the page belong to the slider
+        audio = browser.find_elements(By.CSS_SELECTOR, "audio")[0].get_attribute("src")
+        image = browser.find_elements(By.CSS_SELECTOR, "img[alt*='noise on']")[0].get_attribute("src")
+        return audio, image
+
+    audio0, image0 = slider_view()
+    assert audio0.startswith("data:audio/wav;base64,") and image0.startswith("data:image/png;base64,")
+    readout = browser.find_element(By.CSS_SELECTOR, ".widget-slider .widget-readout")
+    assert readout.text.strip() in ("0.00", "0.0")
+    handle = browser.find_element(By.CSS_SELECTOR, ".widget-slider .noUi-handle")
+    ActionChains(browser).click_and_hold(handle).move_by_offset(60, 0).release().perform()
+    moved = time.time()
+    _wait(lambda: slider_view()[0] != audio0, 30, "the player's source to change after the slider moved")
+    answer = time.time() - moved
+    audio1, image1 = slider_view()
+    browser.save_screenshot(str(SHOTS / "slider-after.png"))
+    assert audio1 != audio0 and audio1.startswith("data:audio/wav;base64,")
+    assert image1 != image0, "the spectrogram did not change with the noise"
+    assert float(readout.text) > 0.1, f"the slider did not move (readout {readout.text!r})"
+    labels = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "b") if "σ noise on" in e.text]
+    assert labels and "+ 0.00σ" not in labels[0], labels
+    # the A/B player: choosing another row swaps its player too
+    ab_audio = browser.find_elements(By.CSS_SELECTOR, "audio")[1].get_attribute("src")
+    row = [b for b in browser.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "D(ẑ)"][-1]
+    row.click()
+    _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "audio")[1].get_attribute("src") != ab_audio, 15,
+          "the A/B player to switch rows")
+    browser.save_screenshot(str(SHOTS / "ab-player.png"))
+    (SHOTS / "timings.txt").write_text(f"app loaded in {loaded:.1f} s; slider answered in {answer:.2f} s\n")
+    assert answer < 10, f"the slider took {answer:.1f} s to answer"
