@@ -35,3 +35,10 @@ def test_workshop_apps_have_no_outputs_and_read_the_preset_from_the_environment(
     code = [c for c in cells if c["cell_type"] == "code"]
     assert code and all(not c.get("outputs") and c.get("execution_count") is None for c in code)
     assert "COURSE_PRESET" in "".join(code[0]["source"])  # Voilà has no papermill parameters
+
+
+def test_binder_registers_the_kernel_the_notebooks_ask_for():
+    post = (ROOT / "postBuild").read_text()
+    kernel = json.loads(NOTEBOOKS[0].read_text())["metadata"]["kernelspec"]["name"]
+    assert f"--name {kernel}" in post and (ROOT / "postBuild").stat().st_mode & 0o111
+    assert "apt.txt" in (ROOT / "environment.yml").read_text()
