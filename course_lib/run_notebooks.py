@@ -60,10 +60,26 @@ def run(preset: str = "auto", seed: int = 0, out: Path | None = None, only: list
     return times
 
 
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def static_outputs(nb):
+    """Drop live-widget views that carry a static ``text/html`` snapshot beside them
+    (``widgets._Shown``): an exported page has no kernel and no widget state, so the snapshot's
+    players and spectrograms are what it can show."""
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_VIEW in data and "text/html" in data:
+                del data[WIDGET_VIEW]
+    return nb
+
+
 def _to_html(path: Path) -> Path:
+    import nbformat
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_filename(str(path))
+    body, _ = HTMLExporter().from_notebook_node(static_outputs(nbformat.read(str(path), as_version=4)))
     target = path.with_suffix(".html")
     target.write_text(body)
     return target

@@ -165,7 +165,15 @@ class _Shown:
         return self.widget.children
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        # The live widget, plus a static HTML snapshot of what it shows: a notebook exported to HTML
+        # (make course) keeps no widget state, so the snapshot is what plays there, offline.
+        bundle = dict(self.widget._repr_mimebundle_(**kwargs))
+        bundle["text/html"] = self.snapshot_html()
+        return bundle
+
+    def snapshot_html(self) -> str:
+        """What the widget shows now, as plain HTML (players and spectrograms, no controls)."""
+        return self.html
 
 
 class LatentNoiseSlider(_Shown):
@@ -238,7 +246,7 @@ class ABPlayer(_Shown):
 
         if not clips:
             raise ValueError("clips is empty: give at least one name -> audio")
-        self.clips, self.sample_rate = dict(clips), sample_rate
+        self.clips, self.sample_rate, self.title = dict(clips), sample_rate, title
         self._cache: dict[str, str] = {}  # rendered HTML per row: flipping A/B back and forth is instant
         self.choice = w.ToggleButtons(options=list(self.clips), description="row")
         self.view = w.HTML()
@@ -259,6 +267,10 @@ class ABPlayer(_Shown):
     @property
     def html(self) -> str:
         return self.view.value
+
+    def snapshot_html(self) -> str:
+        """Every row's player (a static page cannot switch rows)."""
+        return players_html(self.clips, self.sample_rate, self.title)
 
     def update(self, change=None) -> str:
         """Show the chosen row; returns its name."""

@@ -18,3 +18,20 @@ def test_index_lists_every_lesson_with_its_time(tmp_path):
     assert "href='00_welcome.html'>00 · Welcome</a>" in page and "3.7 min" in page
     assert "href='08_checklist.html'>08 · The checklist</a>" in page  # no time measured: left blank
     assert page.index("00_welcome") < page.index("08_checklist") and "<b>cpu</b>" in page
+
+
+def test_static_pages_keep_the_players_of_widgets():
+    import torch
+
+    from course_lib import widgets
+    from course_lib.run_notebooks import WIDGET_VIEW, static_outputs
+
+    clips = {"a": 0.1 * torch.randn(1, 1600), "b": 0.1 * torch.randn(1, 1600)}
+    bundle = widgets.ab_player(clips, title="rows")._repr_mimebundle_()
+    assert WIDGET_VIEW in bundle and bundle["text/html"].count("<audio") == 2  # every row, for a static page
+    slider = widgets.latent_noise_slider(lambda z: z.mean(0, keepdim=True).repeat(1, 160), {"E(x)": torch.randn(4, 10)})
+    assert "<audio" in slider._repr_mimebundle_()["text/html"]
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("display_data", data=bundle)])]
+    data = static_outputs(nb).cells[0].outputs[0]["data"]
+    assert WIDGET_VIEW not in data and "<audio" in data["text/html"]
