@@ -103,32 +103,40 @@ def test_the_noise_slider_changes_the_sound_and_the_spectrogram(app_url, browser
     browser.save_screenshot(str(SHOTS / "slider-before.png"))
 
     def slider_view():  # the first player and spectrogram on the page belong to the slider
-        audio = browser.find_elements(By.CSS_SELECTOR, "audio")[0].get_attribute("src")
-        image = browser.find_elements(By.CSS_SELECTOR, "img[alt*='noise on']")[0].get_attribute("src")
-        return audio, image
+        # read both in one script: the widget replaces its HTML on every render, so an element found
+        # in one call may be gone by the next (a stale reference)
+        return tuple(browser.execute_script(
+            "const a = document.querySelectorAll('audio'), i = document.querySelectorAll(\"img[alt*='noise on']\");"
+            "return [a.length ? a[0].src : '', i.length ? i[0].src : ''];"))
+
+    def ab_audio():
+        return browser.execute_script("const a = document.querySelectorAll('audio');"
+                                      "return a.length > 1 ? a[1].src : '';")
 
     audio0, image0 = slider_view()
     assert audio0.startswith("data:audio/wav;base64,") and image0.startswith("data:image/png;base64,")
-    readout = browser.find_element(By.CSS_SELECTOR, ".widget-slider .widget-readout")
-    assert readout.text.strip() in ("0.00", "0.0")
+    def readout():
+        return browser.execute_script("return document.querySelector('.widget-slider .widget-readout').textContent;")
+
+    assert readout().strip() in ("0.00", "0.0")
     handle = browser.find_element(By.CSS_SELECTOR, ".widget-slider .noUi-handle")
     ActionChains(browser).click_and_hold(handle).move_by_offset(60, 0).release().perform()
     moved = time.time()
-    _wait(lambda: slider_view()[0] != audio0, 30, "the player's source to change after the slider moved")
+    _wait(lambda: slider_view()[0] not in ("", audio0), 30, "the player's source to change after the slider moved")
     answer = time.time() - moved
     audio1, image1 = slider_view()
     browser.save_screenshot(str(SHOTS / "slider-after.png"))
     assert audio1 != audio0 and audio1.startswith("data:audio/wav;base64,")
     assert image1 != image0, "the spectrogram did not change with the noise"
-    assert float(readout.text) > 0.1, f"the slider did not move (readout {readout.text!r})"
-    labels = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "b") if "σ noise on" in e.text]
-    assert labels and "+ 0.00σ" not in labels[0], labels
+    assert float(readout()) > 0.1, f"the slider did not move (readout {readout()!r})"
+    label = browser.execute_script("return [...document.querySelectorAll('b')].map(e => e.textContent)"
+                                   ".find(t => t.includes('σ noise on')) || '';")
+    assert label and "+ 0.00σ" not in label, label
     # the A/B player: choosing another row swaps its player too
-    ab_audio = browser.find_elements(By.CSS_SELECTOR, "audio")[1].get_attribute("src")
+    ab0 = ab_audio()
     row = [b for b in browser.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "D(ẑ)"][-1]
     row.click()
-    _wait(lambda: browser.find_elements(By.CSS_SELECTOR, "audio")[1].get_attribute("src") != ab_audio, 15,
-          "the A/B player to switch rows")
+    _wait(lambda: ab_audio() not in ("", ab0), 15, "the A/B player to switch rows")
     browser.save_screenshot(str(SHOTS / "ab-player.png"))
     (SHOTS / "timings.txt").write_text(f"app loaded in {loaded:.1f} s; slider answered in {answer:.2f} s\n")
     assert answer < 10, f"the slider took {answer:.1f} s to answer"
