@@ -75,9 +75,12 @@ lab: setup
 	$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$${PORT:-8888} --no-browser --notebook-dir=notebooks \
 		--IdentityProvider.token=$$token $$([ "$$(id -u)" = 0 ] && echo --allow-root)
 
+# the training benchmark (about 8 min), then every notebook twice (empty cache, then cached) in smoke
+# and cpu, each alone (about 1 h on 2 cores) -> benchmarks/results.md and the README's syllabus table
 bench: setup
 	$(PY) data_scripts/build_corpus.py --preset cpu
 	$(PY) benchmarks/bench_train.py --preset cpu
+	$(PY) benchmarks/bench_notebooks.py --presets smoke cpu --seed $(SEED)
 
 clean:
 	rm -rf build

@@ -4,16 +4,22 @@ A claim is recorded with its numbers (``build/claims/<notebook>.jsonl``, read by
 and, in the ``cpu`` and ``gpu`` presets, raises ``ClaimNotShown`` when the measured effect is
 absent, so a notebook run that fails to show its lesson fails loudly.  In ``smoke`` (CI: tiny
 models, a few steps) the claim is recorded but never raises: smoke proves the cells run.
+
+``make claims`` wants every verdict, including those of claims that come after a failed one in the
+same notebook: with ``COURSE_CLAIMS_RECORD_ONLY=1`` in the environment (``run_notebooks
+--keep-going`` sets it for the kernel) a failed claim is recorded and printed but does not raise.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from course_lib.data import REPO_ROOT
 
 CLAIMS_DIR = REPO_ROOT / "build" / "claims"
+RECORD_ONLY_ENV = "COURSE_CLAIMS_RECORD_ONLY"
 
 
 class ClaimNotShown(AssertionError):
@@ -45,6 +51,9 @@ def check_claim(notebook: str, name: str, measured: dict, holds: bool, detail: s
                                      else "NOT SHOWN AT THIS SCALE")
     print(f"[{notebook}] {name}: {verdict} — {detail}")
     if not holds and preset in shown_in and preset != "smoke":
+        if os.environ.get(RECORD_ONLY_ENV) == "1":
+            print(f"[{notebook}] {name}: recorded, not raised ({RECORD_ONLY_ENV}=1: make claims goes on)")
+            return record
         raise ClaimNotShown(f"{notebook}: claim '{name}' not shown in preset {preset!r}: {detail}")
     return record
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -30,6 +31,11 @@ def run(preset: str = "auto", seed: int = 0, out: Path | None = None, only: list
     if not notebooks:
         raise SystemExit("no notebooks matched")
     times, failed = {}, []
+    if keep_going:
+        # make claims: every claim's verdict, also those after a failed one (the kernel inherits this)
+        from course_lib.claims import RECORD_ONLY_ENV
+
+        os.environ[RECORD_ONLY_ENV] = "1"
     times_path = out / "times.json"
     if times_path.exists():
         times = json.loads(times_path.read_text())
@@ -85,7 +91,7 @@ def _to_html(path: Path) -> Path:
     return target
 
 
-def _title(path: Path) -> str:
+def title(path: Path) -> str:
     """The notebook's first markdown heading, without the '#'."""
     import nbformat
 
@@ -108,8 +114,8 @@ def write_index(out: Path, preset: str, seed: int) -> Path:
     for page in sorted(out.glob("[0-9]*.html")):
         nb = page.with_suffix(".ipynb")
         t = times.get(nb.name)
-        title = _title(nb) if nb.exists() else page.stem
-        rows.append(f"<tr><td><a href='{html.escape(page.name)}'>{html.escape(title)}</a></td>"
+        name = title(nb) if nb.exists() else page.stem
+        rows.append(f"<tr><td><a href='{html.escape(page.name)}'>{html.escape(name)}</a></td>"
                     f"<td>{'' if t is None else f'{t / 60:.1f} min'}</td></tr>")
     body = (f"<!doctype html><html><head><meta charset='utf-8'><title>Train the Interface</title>"
             f"<style>body{{font-family:system-ui,sans-serif;max-width:900px;margin:2em auto}}"

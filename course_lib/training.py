@@ -43,7 +43,9 @@ from course_lib.losses import ReconstructionLoss
 from course_lib.models import Autoencoder, ModelConfig
 from course_lib.presets import Preset, TrainConfig
 
-CHECKPOINT_ROOT = data.REPO_ROOT / "build" / "checkpoints"
+# COURSE_CHECKPOINTS moves the cache: `make bench` times first runs against an empty one without
+# touching the learner's checkpoints.
+CHECKPOINT_ROOT = Path(os.environ.get("COURSE_CHECKPOINTS") or data.REPO_ROOT / "build" / "checkpoints")
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:

@@ -16,6 +16,18 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 from course_lib.data import MANIFEST_COLUMNS  # noqa: E402
 
 
+def load_script(path, name: str):
+    """Import a script by its path (benchmarks/ is a folder of scripts, not an installed package)."""
+    import importlib.util
+    import sys
+
+    spec = importlib.util.spec_from_file_location(name, path)
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[name] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
 def make_fake_corpus(root, n_speech=6, n_music=2, seconds=1.2, sr=16000):
     rng = np.random.default_rng(0)
     rows = []

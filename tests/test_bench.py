@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import sys
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import load_script
 
 from course_lib import metrics, presets
 from course_lib.models import Autoencoder, ModelConfig
@@ -21,11 +20,7 @@ SMALL = ModelConfig(dim=32, enc_blocks=(1, 1), dec_blocks=(1, 1))
 
 @pytest.fixture(scope="module")
 def bench():
-    # Loaded by path: benchmarks/ is a script folder, not an installed package.
-    spec = importlib.util.spec_from_file_location("bench_train", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules["bench_train"] = mod
-    spec.loader.exec_module(mod)
+    mod = load_script(BENCH, "bench_train")
     # One thread: these models are tiny, and on a shared CPU extra threads only wait on each other.
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

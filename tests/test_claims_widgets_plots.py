@@ -67,6 +67,18 @@ def test_check_claim_shown_in_limits_where_it_raises(tmp_path, monkeypatch, caps
         claims.check_claim("01", "split", {"m": 0.0}, False, "small", preset="gpu", shown_in=("gpu",))
 
 
+def test_record_only_mode_records_a_failed_claim_and_goes_on(tmp_path, monkeypatch, capsys):
+    """make claims (run_notebooks --keep-going) wants the verdicts after a failed claim too."""
+    monkeypatch.setattr(claims, "CLAIMS_DIR", tmp_path)
+    monkeypatch.setenv(claims.RECORD_ONLY_ENV, "1")
+    rec = claims.check_claim("99", "c", {"x": 0.0}, False, "nothing", preset="cpu", seed=2)
+    assert rec["holds"] is False and "recorded, not raised" in capsys.readouterr().out
+    assert json.loads((tmp_path / "99.jsonl").read_text())["holds"] is False
+    monkeypatch.setenv(claims.RECORD_ONLY_ENV, "0")
+    with pytest.raises(claims.ClaimNotShown):
+        claims.check_claim("99", "c", {"x": 0.0}, False, "nothing", preset="cpu", seed=2)
+
+
 def test_notebook_sweeps_are_well_formed():
     sweep = presets.topology_sweep("cpu")
     assert "grid 6.25 Hz x 128" not in sweep and len(sweep) == 6  # dropped in cpu, measured last
