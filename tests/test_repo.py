@@ -42,3 +42,25 @@ def test_binder_registers_the_kernel_the_notebooks_ask_for():
     kernel = json.loads(NOTEBOOKS[0].read_text())["metadata"]["kernelspec"]["name"]
     assert f"--name {kernel}" in post and (ROOT / "postBuild").stat().st_mode & 0o111
     assert "apt.txt" in (ROOT / "environment.yml").read_text()
+
+
+@pytest.mark.parametrize("nb", NOTEBOOKS, ids=[n.name for n in NOTEBOOKS])
+def test_colab_install_cell_comes_first_and_does_nothing_elsewhere(nb, monkeypatch, tmp_path):
+    cells = json.loads(nb.read_text())["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    first, second = code[0], code[1]
+    assert "colab" in first["metadata"].get("tags", []), f"{nb.name}: the Colab cell must be the first code cell"
+    assert "parameters" in second["metadata"].get("tags", []), f"{nb.name}: parameters must follow it"
+    src = "".join(first["source"])
+    assert 'if "google.colab" in sys.modules:' in src
+    import subprocess
+    import sys
+
+    def no_run(*a, **k):
+        raise AssertionError("the Colab cell ran a command outside Colab")
+
+    monkeypatch.setattr(subprocess, "run", no_run)
+    monkeypatch.chdir(tmp_path)
+    path = list(sys.path)
+    exec(src, {})  # outside Colab: no command, no chdir, no sys.path change
+    assert Path.cwd() == tmp_path and sys.path == path

@@ -3,6 +3,8 @@
     from _nb import md, code, write
     md("# 05 · ..."); code('preset = "auto"', tags=["parameters"]); write("notebooks/05_teachers.ipynb")
 """
+from pathlib import Path
+
 import nbformat as nbf
 
 CELLS = []
@@ -26,6 +28,9 @@ def write(path):
     for i, cell in enumerate(CELLS):
         cell.id = f"c{i:02d}"
     nb.cells = CELLS
+    import shared_cells  # the Colab install cell and the exercise (see shared_cells.py)
+
+    shared_cells.apply(nb, Path(path).name[:2])
     nb.metadata["kernelspec"] = {"name": "course", "display_name": "Train the Interface (course)", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nbf.write(nb, path)
