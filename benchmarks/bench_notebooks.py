@@ -36,6 +36,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -88,8 +89,7 @@ def run_one(nb: Path, preset: str, seed: int, checkpoints: Path, out: Path, log)
     child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     proc, peak = psutil.Process(child.pid), 0
     lines: list[str] = []
-    import threading  # the output is drained on a thread so the sampling loop never blocks on it
-
+    # the output is drained on a thread so the sampling loop never blocks on it
     reader = threading.Thread(target=lambda: lines.extend(child.stdout), daemon=True)
     reader.start()
     while child.poll() is None:
