@@ -211,3 +211,34 @@ def test_stereo_width():
     assert metrics.stereo_width(two_source_stereo()) < metrics.stereo_width(torch.randn(2, SR, generator=g))
     with pytest.raises(ValueError, match="stereo"):
         metrics.stereo_width(a[None])
+
+
+@pytest.mark.parametrize("make", [losses.multires_mel, losses.multires_stft, losses.mid_side_mel])
+def test_phase_skipping_stft_losses_match_auraloss_bit_for_bit(make):
+    """The phase auraloss computes and ignores is skipped; loss and gradients do not move."""
+    import auraloss
+
+    ours = make()
+    inner = [m for m in ours.modules() if isinstance(m, auraloss.freq.STFTLoss)]
+    assert inner and all(type(m) is not auraloss.freq.STFTLoss for m in inner)
+    stock = make()
+    for m in stock.modules():  # undo the swap: the stock auraloss module, phase and all
+        if isinstance(m, auraloss.freq.STFTLoss):
+            m.__class__ = auraloss.freq.STFTLoss
+    ref = torch.cat([speechlike(8000), 0.5 * speechlike(8000, seed=1)])[None]
+    grads = []
+    for fn in (ours, stock):
+        x = (ref + 0.05 * torch.randn(ref.shape, generator=torch.Generator().manual_seed(3))).requires_grad_()
+        loss = fn(x, ref)
+        loss.backward()
+        grads.append((loss.detach(), x.grad))
+    assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+
+
+def test_phase_kept_when_weighted():
+    import auraloss
+
+    loss = losses.skip_unused_phase(auraloss.freq.STFTLoss(w_phs=1.0))
+    assert type(loss) is auraloss.freq.STFTLoss
+    x = speechlike(4000)[None]
+    assert float(loss(x, torch.roll(x, 7, -1))) > 0
