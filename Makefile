@@ -48,7 +48,7 @@ claims: setup
 	$(MAKE) --no-print-directory claims-table
 
 claims-table: setup
-	$(PY) -m course_lib.claims_table --preset cpu --out benchmarks/claims.md
+	$(PY) -m course_lib.claims_table --preset cpu --out benchmarks/claims.md --readme README.md
 
 # headless Chromium drives the Voilà slider app (it loads the smoke codec of notebook 03, or trains it)
 browser: setup

@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course_lib import data, presets  # noqa: E402
-from course_lib.files import atomic_write  # noqa: E402
+from course_lib.files import atomic_write, replace_marked_block  # noqa: E402
 from course_lib.run_notebooks import title  # noqa: E402
 
 HERE = ROOT / "benchmarks"
@@ -226,11 +226,10 @@ def replace_section(text: str, section: str) -> str:
 
 
 def replace_syllabus(readme: str, table: str, note: str) -> str:
-    if BEGIN not in readme or END not in readme:
-        raise SystemExit(f"README.md has no {BEGIN} … {END} block to write the syllabus into")
-    head, rest = readme.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    return f"{head}{BEGIN}\n{table}\n{note}\n{END}{tail}"
+    try:
+        return replace_marked_block(readme, "syllabus", f"{table}\n{note}")
+    except ValueError as e:
+        raise SystemExit(f"README.md: {e}") from None
 
 
 def write_tables(record: dict, results_md: Path, readme: Path) -> None:

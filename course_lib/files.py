@@ -29,3 +29,14 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: 
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def replace_marked_block(text: str, name: str, body: str) -> str:
+    """``text`` with what lies between ``<!-- name:begin -->`` and ``<!-- name:end -->`` replaced by
+    ``body``: how generated tables live inside a hand-written README.  ValueError without the markers."""
+    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
+        raise ValueError(f"expected one {begin} … {end} block to write into")
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    return f"{head}{begin}\n{body.strip()}\n{end}{tail}"

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from course_lib import claims_table as ct
 
@@ -44,6 +45,24 @@ def test_table_file_and_records_io(tmp_path):
     out = tmp_path / "claims.md"
     assert ct.main(["--claims-dir", str(tmp_path), "--out", str(out)]) == 0
     assert "| C4 | 03 |" in out.read_text() and "1/1 (seeds 0 only)" in out.read_text()
+
+
+def test_readme_block_is_rewritten_and_a_readme_without_one_stops_before_writing(tmp_path):
+    (tmp_path / "records").mkdir()
+    (tmp_path / "records" / "03.jsonl").write_text(json.dumps(_rec("03", "D(ẑ) is clearly worse", True,
+                                                                   {"gap_mel": 0.2, "stoi_drop": 0.1}, 0, 1)) + "\n")
+    readme, out = tmp_path / "README.md", tmp_path / "claims.md"
+    readme.write_text("# Course\n<!-- claims:begin -->\nstale\n<!-- claims:end -->\nafter\n")
+    args = ["--claims-dir", str(tmp_path / "records"), "--out", str(out), "--readme", str(readme)]
+    assert ct.main(args) == 0
+    text = readme.read_text()
+    assert "stale" not in text and "| C4 | 03 |" in text and text.endswith("<!-- claims:end -->\nafter\n")
+    assert "# Claims" not in text and "# Claims" in out.read_text()  # the README block has no heading
+    out.unlink()
+    readme.write_text("no block here\n")
+    with pytest.raises(ValueError, match="claims:begin"):
+        ct.main(args)
+    assert not out.exists() and readme.read_text() == "no block here\n"
 
 
 TWO = {"acoustic only": 0.3, "coupled to the teacher": 0.35, "two-path (acoustic + semantic)": 0.4}

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from course_lib import files
 from course_lib.files import atomic_write
 
 
@@ -29,3 +30,11 @@ def test_atomic_write_gives_normal_permissions(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(path.stat().st_mode) == 0o644  # readable by others, like any file open() makes
+
+
+def test_replace_marked_block():
+    text = "a\n<!-- t:begin -->\nold\n<!-- t:end -->\nb\n"
+    assert files.replace_marked_block(text, "t", "new\n") == "a\n<!-- t:begin -->\nnew\n<!-- t:end -->\nb\n"
+    for bad in ("no markers", "<!-- t:end --> <!-- t:begin -->", text + text):
+        with pytest.raises(ValueError, match="t:begin"):
+            files.replace_marked_block(bad, "t", "x")
