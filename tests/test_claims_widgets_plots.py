@@ -83,6 +83,7 @@ def test_notebook_sweeps_are_well_formed():
     sweep = presets.topology_sweep("cpu")
     assert "grid 6.25 Hz x 128" not in sweep and len(sweep) == 6  # dropped in cpu, measured last
     assert len(presets.topology_sweep("gpu")) == 7
+    assert len({p.train.steps for p in sweep.values()}) == 1  # one budget: only the interface changes
     assert {p.model.topology for p in sweep.values()} == {"grid", "phone", "chunk", "global+frame"}
     rows = presets.loss_ablation("cpu")
     assert len({p.train.steps for p in rows.values()}) == 1  # equal steps: the point of the ablation
