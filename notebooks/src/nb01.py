@@ -225,7 +225,7 @@ _ = check_claim(
     detail=(f"STOI: best oracle = {best_recon} ({res.loc[best_recon, 'oracle STOI']:.3f}), best predicted = "
             f"{best_pred} ({res.loc[best_pred, 'D(ẑ) STOI']:.3f} vs {res.loc[best_recon, 'D(ẑ) STOI']:.3f}, "
             f"margin {margin:+.3f}); by mel distance: oracle {mel_recon}, predicted {mel_pred}"),
-    preset=preset, seed=seed, shown_in=("gpu",))  # measured: absent at cpu scale (margin < 0.01 STOI)
+    preset=preset, seed=seed, shown_in=("gpu",))  # measured in cpu: 2 of 5 seeds (margins 0.013-0.015 STOI, else <= 0.001)
 ''')
 code('''
 print(f"notebook time: {time.time() - t_start:.0f} s "
@@ -234,28 +234,30 @@ print(f"notebook time: {time.time() - t_start:.0f} s "
 md("""
 ## What we measured, and the takeaway
 
-`cpu`, seed 0, 2 CPU cores, about 30 s of training per autoencoder (5 min 40 s for the notebook):
+`cpu`, seed 0, 2 CPU cores, 200 steps (about 25 s) of training per autoencoder (6.0 min for the
+notebook on a first run, 0.9 min cached):
 
 | interface | oracle STOI | oracle mel | D(ẑ) STOI | D(ẑ) mel | gap (mel) | drift (ms) |
 |---|---|---|---|---|---|---|
-| grid 50 Hz × 16 | **0.764** | **0.648** | 0.689 | 0.820 | 0.172 | 4.5 |
-| grid 25 Hz × 32 | 0.749 | 0.659 | 0.678 | **0.815** | 0.156 | 5.0 |
-| grid 12.5 Hz × 64 | 0.706 | 0.754 | 0.647 | 0.883 | 0.129 | 5.1 |
-| phone × 64 | 0.729 | 0.750 | **0.697** | 0.841 | 0.092 | **3.4** |
-| chunk 0.32 s × 256 | 0.474 | 1.281 | 0.470 | 1.302 | 0.021 | 30.1 |
-| global + 12.5 Hz × 64 | 0.704 | 0.779 | 0.648 | 0.895 | 0.116 | 4.9 |
+| grid 50 Hz × 16 | **0.748** | **0.709** | 0.684 | **0.850** | 0.141 | 4.5 |
+| grid 25 Hz × 32 | 0.735 | 0.722 | 0.674 | 0.855 | 0.133 | 3.7 |
+| grid 12.5 Hz × 64 | 0.690 | 0.844 | 0.645 | 0.940 | 0.097 | 4.6 |
+| phone × 64 | 0.715 | 0.789 | **0.685** | 0.873 | 0.084 | **3.0** |
+| chunk 0.32 s × 256 | 0.485 | 1.328 | 0.483 | 1.347 | 0.019 | 26.7 |
+| global + 12.5 Hz × 64 | 0.695 | 0.826 | 0.648 | 0.926 | 0.100 | 5.0 |
 
-The two rankings do come apart — the 50 Hz grid reconstructs best, the phone-aligned interface is
-predicted most intelligibly and keeps its timing best, and by mel distance 25 Hz × 32 is predicted
-best — but every margin is smaller than the 0.01 STOI we require, so at this scale the claim is
-**not shown**. What is clear already: the predicted-latent gap depends on the interface much more
-than the oracle suggests (0.02–0.17 mel). The phone topology loses about half as much to prediction
-as the 50 Hz grid; the chunk summary loses almost nothing to prediction because its oracle has
-little left to lose. Briefly trained autoencoders differ more in reconstruction than the
-predictor's errors differ between them; longer training (`gpu`) should narrow the oracle
-differences while the prediction differences stay — that is the run that has to show it.
+The two rankings come apart only at the edge of the noise: the 50 Hz grid reconstructs best, and
+the phone-aligned interface is predicted most intelligibly (by 0.001 STOI) and keeps its timing
+best, but the claim asks for a margin of 0.01 STOI, so in this seed it is **not shown**. Over five
+seeds it holds in two (seeds 2 and 3, by 0.013–0.015 STOI; the claims table in the README has them
+all). What is clear already: the predicted-latent gap depends on the interface much more than the
+oracle suggests (0.02–0.14 mel). The phone topology loses 40% less to prediction than the 50 Hz
+grid; the chunk summary loses almost nothing to prediction because its oracle has little left to
+lose. Briefly trained autoencoders differ more in reconstruction than the predictor's errors differ
+between them; longer training (`gpu`) should narrow the oracle differences while the prediction
+differences stay — that is the run that has to show it.
 
-F0 error is large for every interface (about 600 cents): these small decoders do not yet reproduce
+F0 error is large for every interface (580–700 cents): these small decoders do not yet reproduce
 pitch, so prosody drift cannot be separated from reconstruction at this scale.
 
 The takeaway is the essay's first question: not *how good is the autoencoder?* but *what prediction
