@@ -46,12 +46,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course_lib import data, presets  # noqa: E402
-from course_lib.files import atomic_write, replace_marked_block  # noqa: E402
+from course_lib.files import atomic_write, block_markers, replace_marked_block  # noqa: E402
 from course_lib.run_notebooks import title  # noqa: E402
 
 HERE = ROOT / "benchmarks"
 WORK = ROOT / "build" / "bench"
-BEGIN, END = "<!-- syllabus:begin -->", "<!-- syllabus:end -->"
+BEGIN, END = block_markers("syllabus")
 PASSES = ("first", "cached")
 SAMPLE_S = 0.2
 

@@ -31,10 +31,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: 
     return path
 
 
+def block_markers(name: str) -> tuple[str, str]:
+    """The two HTML comments that fence a generated block: ``<!-- name:begin -->``, ``<!-- name:end -->``."""
+    return f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+
+
 def replace_marked_block(text: str, name: str, body: str) -> str:
     """``text`` with what lies between ``<!-- name:begin -->`` and ``<!-- name:end -->`` replaced by
     ``body``: how generated tables live inside a hand-written README.  ValueError without the markers."""
-    begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
+    begin, end = block_markers(name)
     if text.count(begin) != 1 or text.count(end) != 1 or text.index(begin) > text.index(end):
         raise ValueError(f"expected one {begin} … {end} block to write into")
     head, rest = text.split(begin, 1)

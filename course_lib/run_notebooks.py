@@ -81,13 +81,32 @@ def static_outputs(nb):
     return nb
 
 
-def _to_html(path: Path) -> Path:
-    import nbformat
+# nbconvert's lab template loads require.js, MathJax and mermaid from a CDN.  The course's pages need
+# none of them (no widget state, no TeX, no diagrams), and a page that fetches scripts is not an
+# offline page: this template keeps the lab look and drops those three blocks.
+OFFLINE_TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
+{%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
+{%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
+{%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
+"""
+
+
+def to_html(nb) -> str:
+    """One executed notebook as a self-contained page: figures and audio inline, no remote scripts."""
+    from jinja2 import DictLoader
     from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_notebook_node(static_outputs(nbformat.read(str(path), as_version=4)))
+    exporter = HTMLExporter(extra_loaders=[DictLoader({"offline.html.j2": OFFLINE_TEMPLATE})],
+                            template_file="offline.html.j2")
+    body, _ = exporter.from_notebook_node(static_outputs(nb))
+    return body
+
+
+def _to_html(path: Path) -> Path:
+    import nbformat
+
     target = path.with_suffix(".html")
-    target.write_text(body)
+    target.write_text(to_html(nbformat.read(str(path), as_version=4)))
     return target
 
 

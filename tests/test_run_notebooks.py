@@ -35,3 +35,22 @@ def test_static_pages_keep_the_players_of_widgets():
     nb.cells = [nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("display_data", data=bundle)])]
     data = static_outputs(nb).cells[0].outputs[0]["data"]
     assert WIDGET_VIEW not in data and "<audio" in data["text/html"]
+
+
+def test_static_pages_load_nothing_from_the_network():
+    import re
+
+    import torch
+
+    from course_lib import widgets
+    from course_lib.run_notebooks import to_html
+
+    nb = nbformat.v4.new_notebook()
+    bundle = widgets.ab_player({"a": 0.1 * torch.randn(1, 1600)}, title="rows")._repr_mimebundle_()
+    nb.cells = [nbformat.v4.new_markdown_cell("# 00 · A lesson\n\ntext with $x$"),
+                nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("display_data", data=bundle)])]
+    page = to_html(nb)
+    assert "<audio" in page and "00 · A lesson" in page and "jp-Notebook" in page  # the lab look, the players
+    remote = re.findall(r"""<(?:script|link|img|iframe)[^>]*(?:src|href)=["'](https?:[^"']+)""", page)
+    assert remote == [], remote  # no CDN script or stylesheet: the page works offline
+    assert "require.min.js" not in page and "mathjax" not in page.lower()
