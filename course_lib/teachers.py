@@ -269,22 +269,30 @@ class TeacherAlignment(nn.Module):
     does not have to *equal* the teacher's features, only to make them linearly readable -- which
     is exactly what a downstream generator, or a probe, can use.  The teacher is frozen.
     ``train(..., aux=alignment)`` adds this loss to the reconstruction loss and trains P too.
+
+    P's initial weights come from ``seed`` alone, not from the global RNG: otherwise they would
+    depend on what ran before (a teacher trained in this session draws random numbers, a cached one
+    does not), and a re-run that loads some checkpoints would train a different encoder.
     """
 
     def __init__(self, teacher: ContentTeacher, coupling: Coupling, width: int, frames_per_latent: int,
-                 teacher_key: str = ""):
+                 teacher_key: str = "", seed: int = 0):
         super().__init__()
         a, b = coupling.channels if coupling.channels is not None else (0, width)
         if not 0 <= a < b <= width:
             raise ValueError(f"coupling channels {coupling.channels} do not fit a latent of width {width}")
         self.teacher = teacher.eval().requires_grad_(False)
         self.coupling, self.span, self.down = coupling, (a, b), frames_per_latent
-        self.teacher_key = teacher_key
-        self.proj = nn.Conv1d(b - a, teacher.layer_dim(coupling.layer), kernel_size=1)
+        self.teacher_key, self.seed = teacher_key, int(seed)
+        with torch.random.fork_rng(devices=[]):  # leave the caller's RNG stream where it was
+            torch.manual_seed(self.seed)
+            self.proj = nn.Conv1d(b - a, teacher.layer_dim(coupling.layer), kernel_size=1)
 
     def key(self) -> str:
-        """What the trained encoder depends on: the teacher's weights (its key) and the coupling."""
-        return json.dumps({"teacher": self.teacher_key, **self.coupling.to_dict()}, sort_keys=True)
+        """What the trained encoder depends on: the teacher's weights (its key), the coupling and the
+        projection head's seed."""
+        return json.dumps({"teacher": self.teacher_key, **self.coupling.to_dict(), "proj_seed": self.seed},
+                          sort_keys=True)
 
     def train(self, mode: bool = True):  # the teacher stays in eval mode whatever the trainer does
         super().train(mode)

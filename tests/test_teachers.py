@@ -462,3 +462,32 @@ def test_train_or_load_with_alignment_keys_saves_and_restores_the_head(fake_corp
     assert again.info["loaded"] and torch.equal(a.proj.weight, b.proj.weight)
     other = TeacherAlignment(teacher, Coupling("layer2", 1.0), p.model.width, p.model.down, tinfo["key"])
     assert other.key() != a.key()
+
+
+def test_the_projection_head_starts_from_its_seed_not_from_what_ran_before(fake_corpus, tmp_path):
+    """A re-run that loads the teacher (no random draws) must train the same encoder as a first run
+    that trained it (many draws): the head's initial weights come from its seed alone."""
+    teacher = ContentTeacher(TINY)
+    coupling = Coupling("posteriors", 3.0, loss="kl")
+    torch.manual_seed(0)
+    a = TeacherAlignment(teacher, coupling, width=4, frames_per_latent=2, seed=3)
+    after_a = torch.rand(1)
+    torch.manual_seed(0)
+    torch.randn(1000)  # e.g. a teacher trained in this session
+    b = TeacherAlignment(teacher, coupling, width=4, frames_per_latent=2, seed=3)
+    assert torch.equal(a.proj.weight, b.proj.weight) and torch.equal(a.proj.bias, b.proj.bias)
+    torch.manual_seed(0)
+    assert torch.equal(torch.rand(1), after_a)  # building a head leaves the caller's RNG stream alone
+    c = TeacherAlignment(teacher, coupling, width=4, frames_per_latent=2, seed=4)
+    assert not torch.equal(a.proj.weight, c.proj.weight) and c.key() != a.key()  # the seed is in the key
+
+    # end to end: the same coupled encoder whatever the global RNG did before it
+    corpus = phone_corpus(fake_corpus)
+    p = presets.get("smoke")
+    p = presets.replace(p, train=presets.replace(p.train, steps=3, checkpoint_every=3))
+    runs = []
+    for i, draws in enumerate((0, 5000)):
+        torch.randn(draws)
+        align = TeacherAlignment(teacher, Coupling("layer1", 1.0), p.model.width, p.model.down, seed=1)
+        runs.append(training.train_or_load(p, corpus=corpus, root=tmp_path / f"ck{i}", progress=False, aux=align))
+    assert all(torch.equal(v, runs[1].model.state_dict()[k]) for k, v in runs[0].model.state_dict().items())
