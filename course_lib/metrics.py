@@ -90,6 +90,35 @@ def score(refs: list[torch.Tensor], ests: list[torch.Tensor], sample_rate: int =
     return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
 
+def swap_magnitude_phase(est: torch.Tensor, ref: torch.Tensor, n_fft: int = 512,
+                         hop: int = 160) -> dict[str, torch.Tensor]:
+    """Where a reconstruction's error lives: two hybrids of ``est`` and ``ref`` (each (channels, samples)).
+
+    ``"est magnitude, true phase"`` keeps est's STFT magnitude and puts ref's phase under it;
+    ``"true magnitude, est phase"`` does the opposite.  Scored like ``est`` itself (``score``), they
+    split its error: if the first scores far better than ``est``, the phase costs the most; if the
+    second does, the magnitude.  A frame-rate decoder *invents* its phase (its SI-SDR is very
+    negative), so this is the question to ask before blaming the latent.  Not in a library: a
+    diagnostic of this course.  Both hybrids are ``ref``'s length.
+    """
+    if est.dim() != 2 or ref.dim() != 2 or est.shape[0] != ref.shape[0]:
+        raise ValueError(f"est and ref must be (channels, samples) with the same channels, "
+                         f"got {tuple(est.shape)} and {tuple(ref.shape)}")
+    n = ref.shape[-1]
+    est = est[..., :n] if est.shape[-1] >= n else torch.nn.functional.pad(est, (0, n - est.shape[-1]))
+    window = torch.hann_window(n_fft, device=ref.device)
+
+    def stft(a):
+        return torch.stft(a, n_fft, hop, window=window, return_complex=True)
+
+    def istft(spec):
+        return torch.istft(spec, n_fft, hop, window=window, length=n)
+
+    e, r = stft(est.float()), stft(ref.float())
+    return {"est magnitude, true phase": istft(torch.polar(e.abs(), r.angle())),
+            "true magnitude, est phase": istft(torch.polar(r.abs(), e.angle()))}
+
+
 # --- speech failure split: prosody, timbre and alignment (notebook 01) --------------------------
 
 F0_GRID_HZ = 440.0 * 2 ** ((np.arange(36.0, 68.0, 0.25) - 69.0) / 12.0)  # 65-415 Hz, quarter semitones

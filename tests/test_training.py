@@ -101,3 +101,17 @@ def test_phone_topology_trains_on_phone_spans(fake_corpus, tmp_path):
     p = replace(p, model=replace(p.model, topology="phone", width=8))
     run = training.train_or_load(p, corpus=fake_corpus, root=tmp_path / "ck", progress=False)
     assert len(run.history) == 2 and run.model.cfg.topology == "phone"
+
+
+def test_gpu_oracle_has_a_critic_the_sweeps_do_not_and_it_takes_steps_on_cpu(fake_corpus, tmp_path):
+    gpu = presets.get("gpu")
+    assert gpu.train.adv_weight > 0 and gpu.device == "cuda"
+    assert presets.get("cpu").train.adv_weight == 0  # cpu's 00 oracle: the lesson measures why not
+    assert presets.sweep_base("gpu").train.adv_weight == 0  # the sweeps compare settings at equal cost
+    assert all(p.train.adv_weight == 0 for label, p in presets.loss_ablation("gpu").items() if "adv" not in label)
+    # the gpu oracle as it is (width, depth, critic), two steps of a tiny batch on this CPU
+    p = replace(gpu, device="cpu", train=replace(gpu.train, steps=2, batch_size=2, segment_s=0.2,
+                                                 checkpoint_every=2, warmup=1))
+    run = training.train_or_load(p, corpus=fake_corpus, root=tmp_path, progress=False)
+    assert len(run.history) == 2 and {"adv", "fm", "disc"} <= set(run.history[-1])
+    assert all(v == v for v in run.history[-1].values())  # nothing NaN
