@@ -189,22 +189,10 @@ def provenance(record: dict) -> str:
             f"run. Peak memory is the resident memory of the notebook's whole process tree (an upper bound).")
 
 
-def throughput_line() -> str:
-    path = HERE / "results.json"
-    if not path.exists():
-        return ""
-    res = json.loads(path.read_text())
-    try:
-        course, base = res["throughput"]["course"]["steps_per_s"], res["throughput"]["baseline"]["steps_per_s"]
-    except KeyError:
-        return ""
-    return (f"Training throughput against the sample-rate baseline (`bench_train.py`, "
-            f"{res.get('date', '?')[:10]}): **{course / base:.1f}×** the steps per second "
-            f"({course:.2f} vs {base:.2f}) at about the same parameter count.\n\n")
-
-
 def timings_section(record: dict) -> str:
-    lines = ["## Notebook timings", "", provenance(record), "", throughput_line().rstrip(), "",
+    # The throughput ratio is not repeated here: bench_train.py owns it (## Throughput) and rewrites
+    # its own sections without touching this one, so a copy here would go stale.
+    lines = ["## Notebook timings", "", provenance(record), "",
              "| notebook | preset | first run | cached | peak memory, first / cached | how it ended |",
              "|---|---|---:|---:|---:|---|"]
     for preset in ("smoke", "cpu", "gpu"):

@@ -59,6 +59,12 @@ def test_results_section_replaced_not_duplicated(bench):
     assert appended.startswith("# Training benchmark\n\n## Notebook timings")
 
 
+def test_timings_section_does_not_copy_the_throughput_ratio(bench):
+    # bench_train.py owns the ratio and keeps this section verbatim: a copy here went stale once.
+    section = bench.timings_section(_record())
+    assert "steps per second" not in section and "×" not in section
+
+
 def test_readme_block_is_rewritten_in_place(bench):
     readme = f"intro\n{bench.BEGIN}\nold table\n{bench.END}\n\nafter\n"
     out = bench.replace_syllabus(readme, "| new |\n", "note")
