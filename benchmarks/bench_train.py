@@ -391,7 +391,8 @@ def _load_eval(corpus: Path, df, n: int, max_seconds: float | None, channels: in
     rows = data.select(df, **where)
     if rows.empty:
         raise data.CorpusError(f"{corpus}: no clips with {where}")
-    clips, ids = data.eval_clips(corpus, rows, n, channels=channels, max_seconds=max_seconds)
+    # spread: n clips evenly over the split, so every held-out voice is scored (as notebook 00 does)
+    clips, ids = data.eval_clips(corpus, rows, n, channels=channels, max_seconds=max_seconds, spread=True)
     return clips, ids
 
 
@@ -476,7 +477,8 @@ def render_markdown(res: dict) -> str:
         f"load average {mi['load_avg_1m']:.1f} at the start",
         f"- command: `{res['command']}`",
         f"- preset: {cfg['preset']} (corpus `{cfg['corpus']}`), batch {cfg['batch_size']} x "
-        f"{cfg['segment_s']:g} s, loss `{cfg['loss']}`, seed {cfg['seed']}",
+        f"{cfg['segment_s']:g} s, loss `{cfg['loss']}` + {cfg.get('l1_weight', 1.0):g} x waveform L1, "
+        f"seed {cfg['seed']}",
         f"- latent: {cfg['latent_rate']:g} Hz x {cfg['width']} channels; baseline strides "
         f"{'x'.join(map(str, cfg['baseline_strides']))}, stem width {cfg['baseline_base']}",
         "",
@@ -496,8 +498,9 @@ def render_markdown(res: dict) -> str:
         "",
         f"## Quality after {cfg['budget_s']:g} s of training",
         "",
-        "Clean speech, train split; scored on whole clips, first "
-        f"{cfg['eval_clips']} by clip_id. LR: {cfg['schedule']}; peak {cfg['lr']:g} for the course model, "
+        "Clean speech, train split; scored on whole clips, "
+        f"{cfg['eval_clips']} spread evenly over each split by clip_id (every held-out voice). "
+        f"LR: {cfg['schedule']}; peak {cfg['lr']:g} for the course model, "
         f"{cfg['baseline_lr']:g} for the baseline"
         + (" (the highest of 2e-3 / 1e-3 / 3e-4 at which it trained stably in a probe)."
            if cfg["baseline_lr"] == BASELINE_LR else "."),
@@ -667,7 +670,8 @@ def main(argv=None) -> dict:
         "machine": machine,
         "config": {
             "preset": preset.name, "corpus": str(corpus), "seed": args.seed, "quick": args.quick,
-            "batch_size": tcfg.batch_size, "segment_s": tcfg.segment_s, "loss": tcfg.loss, "lr": tcfg.lr,
+            "batch_size": tcfg.batch_size, "segment_s": tcfg.segment_s, "loss": tcfg.loss,
+            "l1_weight": tcfg.l1_weight, "lr": tcfg.lr,
             "baseline_lr": base_tcfg.lr, "latent_rate": cfg.latent_rate, "width": cfg.width,
             "baseline_base": baseline.base, "baseline_strides": list(baseline.strides),
             "budget_s": budget, "music_budget_s": music_budget, "throughput_s": tp_s, "warmup_steps": warmup_steps,

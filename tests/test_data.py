@@ -55,6 +55,17 @@ def test_eval_clips_deterministic(fake_corpus):
     assert names == sorted(names) and clips[0].shape == (1, 8000)
 
 
+def test_eval_clips_spread_covers_the_whole_split(fake_corpus):
+    df = data.select(data.read_manifest(fake_corpus), domain="speech")
+    order = sorted(df["clip_id"])  # 6 clips
+    _, first = data.eval_clips(fake_corpus, df, n=3)
+    _, spread = data.eval_clips(fake_corpus, df, n=3, spread=True)
+    assert first == order[:3]
+    assert spread == [order[0], order[2], order[5]]  # evenly spaced, first and last included
+    assert data.eval_clips(fake_corpus, df, n=3, spread=True)[1] == spread  # deterministic
+    assert data.eval_clips(fake_corpus, df, n=10, spread=True)[1] == order  # n >= rows: all of them
+
+
 def test_regime_masks_partition_and_find_onset():
     x = torch.zeros(1, 16000)
     x[0, 8000:] = 0.5 * torch.sin(torch.arange(8000) * 0.3)  # silence, then a sudden tone
