@@ -107,7 +107,7 @@ def test_cpu_oracle_recipe_does_not_leak_into_the_sweeps():
     # 00's oracle trains longer with a lighter waveform L1; every cpu sweep (01-08) keeps the recipe its
     # recorded numbers and cached checkpoints were measured with
     oracle, sweep = presets.get("cpu").train, presets.sweep_base("cpu").train
-    assert (oracle.steps, oracle.l1_weight) == (800, 0.1)
+    assert (oracle.steps, oracle.l1_weight) == (750, 0.1)
     assert sweep.l1_weight == 1.0 and sweep.steps == 250 and sweep.lr == oracle.lr
     assert presets.breaking_base("cpu").train.l1_weight == 1.0
     assert all(p.train.l1_weight == 1.0 for p in presets.topology_sweep("cpu").values())
