@@ -108,7 +108,12 @@ def run(args: argparse.Namespace) -> dict:
             # OMP_NUM_THREADS=1, which leaves cores idle on a machine with more cores than processes
             torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))
     try:
-        return train_and_save(args, preset, rank, world, device, backend)
+        result = train_and_save(args, preset, rank, world, device, backend)
+        if world > 1:
+            # every rank leaves together: a rank that tears gloo down while another still has a
+            # collective in flight makes that one abort (SIGABRT, seen once in CI's 08 run)
+            torch.distributed.barrier()
+        return result
     finally:
         if world > 1:
             torch.distributed.destroy_process_group()

@@ -235,7 +235,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for name, proc in procs.items():
         _, err = proc.communicate(timeout=300)
         if proc.returncode != 0:
-            raise RuntimeError(f"{name} failed:\\n{err[-2000:]}")
+            raise RuntimeError(f"{name} failed:\\n{err[-8000:]}")  # torchrun's own report alone is ~2500
     models = {name: torch.load(f"{tmp}/{d}/model.pt", weights_only=True)["model"] for name, d in zip(runs, ("ddp", "one"))}
     infos = {name: json.loads(Path(f"{tmp}/{d}/info.json").read_text()) for name, d in zip(runs, ("ddp", "one"))}
 a, b = models.values()
