@@ -70,12 +70,11 @@ def _mono_np(x: torch.Tensor) -> np.ndarray:
     return x.numpy().astype(np.float64)
 
 
-def score(refs: list[torch.Tensor], ests: list[torch.Tensor], sample_rate: int = 16000,
-          speech: bool = True, pesq: bool = True) -> dict[str, float]:
-    """Mean of each metric over paired clips (each (channels, samples)).
+def score_clips(refs: list[torch.Tensor], ests: list[torch.Tensor], sample_rate: int = 16000,
+                speech: bool = True, pesq: bool = True) -> list[dict[str, float]]:
+    """Every metric for each pair of clips (each (channels, samples)), one dict per pair.
 
-    PESQ and STOI are speech metrics: pass ``speech=False`` for music and effects.  ``pesq=False``
-    skips PESQ (the slowest metric) for sweeps that train many models.
+    For a breakdown (by voice, by condition) without scoring the clips twice; ``score`` is their mean.
     """
     rows = []
     for ref, est in zip(refs, ests):
@@ -87,6 +86,17 @@ def score(refs: list[torch.Tensor], ests: list[torch.Tensor], sample_rate: int =
                 row["pesq_wb"] = pesq_wb(est, ref, sample_rate)
             row["stoi"] = stoi(est, ref, sample_rate)
         rows.append(row)
+    return rows
+
+
+def score(refs: list[torch.Tensor], ests: list[torch.Tensor], sample_rate: int = 16000,
+          speech: bool = True, pesq: bool = True) -> dict[str, float]:
+    """Mean of each metric over paired clips (each (channels, samples)).
+
+    PESQ and STOI are speech metrics: pass ``speech=False`` for music and effects.  ``pesq=False``
+    skips PESQ (the slowest metric) for sweeps that train many models.
+    """
+    rows = score_clips(refs, ests, sample_rate, speech, pesq)
     return {k: float(np.nanmean([r[k] for r in rows])) for k in rows[0]}
 
 

@@ -277,3 +277,14 @@ def test_swap_magnitude_phase_finds_a_magnitude_error():
 def test_swap_magnitude_phase_rejects_a_channel_mismatch():
     with pytest.raises(ValueError, match="same channels"):
         metrics.swap_magnitude_phase(torch.zeros(2, 1000), torch.zeros(1, 1000))
+
+
+def test_score_clips_is_per_clip_and_score_is_its_mean():
+    ref = speechlike()
+    g = torch.Generator().manual_seed(1)
+    light = ref + 0.01 * torch.randn(ref.shape, generator=g)
+    heavy = ref + 0.2 * torch.randn(ref.shape, generator=g)
+    rows = metrics.score_clips([ref, ref], [light, heavy], speech=False)
+    assert len(rows) == 2 and rows[0]["mel_dist"] < rows[1]["mel_dist"] and rows[0]["si_sdr"] > rows[1]["si_sdr"]
+    mean = metrics.score([ref, ref], [light, heavy], speech=False)
+    assert mean["mel_dist"] == pytest.approx((rows[0]["mel_dist"] + rows[1]["mel_dist"]) / 2)
