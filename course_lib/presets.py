@@ -85,8 +85,8 @@ def get(name: str = "auto", seed: int = 0) -> Preset:
             name="gpu", corpus="gpu", device="cuda",
             # ~16 M parameters: the same interface (50 Hz x 64), a deeper and wider network, 12x the steps,
             # and a critic: in cpu the invented phase is the larger half of what holds PESQ-wb down
-            # (notebook 00, section 8: the true phase under the decoder's magnitude lifts it 1.39 -> 2.16,
-            # the true magnitude under its phase to 1.97), and neither phase nor complex-STFT losses moved
+            # (notebook 00, section 8: the true phase under the decoder's magnitude lifts it 1.39 -> 2.15,
+            # the true magnitude under its phase to 1.98), and neither phase nor complex-STFT losses moved
             # it; a critic is what teaches a Vocos-style decoder its phase (in cpu, 700 steps with it took
             # SI-SDR -36 -> -9 dB, too few for PESQ).
             model=ModelConfig(dim=384, enc_blocks=(3, 3), dec_blocks=(3, 6)),
