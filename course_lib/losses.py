@@ -8,6 +8,10 @@ resolutions and weights and gives the combinations names a notebook can sweep ov
 - ``"mel"``: multi-resolution log-mel L1 (what the ear roughly hears) + a small waveform L1 that
   anchors polarity and low frequencies.  The course's default.
 - ``"mel+mrstft"`` (alias ``"mrstft+mel"``): both spectral terms.
+- ``"mel+lin"``: mel + the same linear-frequency STFT loss at shorter windows, the mel term's three
+  shortest FFT sizes (256, 512, 1024), whose STFTs the two terms share (``share_stfts``).  The `cpu`
+  oracle's loss.  Measured (notebook 00, section 8): it lifts the high voices, whose magnitude the
+  mel loss alone leaves worst, and at these windows it keeps STOI, which the longer default ones cost.
 - ``"mel+phase"``: mel + anti-wrapping phase losses (APNet): instantaneous phase, group delay and
   instantaneous frequency against the target's phase.
 - ``"mel+complex"``: mel + a compressed complex-STFT term (phase-aware, as in speech
@@ -47,11 +51,19 @@ class _NoPhaseSTFTLoss(auraloss.freq.STFTLoss):
     the loss and its gradients are bit-identical.
     """
 
+    memo: dict | None = None  # set by ``share_stfts``: magnitudes already computed in this forward pass
+
     def stft(self, x):
         if self.w_phs:
             return super().stft(x)
+        key = (x.data_ptr(), tuple(x.shape), x._version, self.fft_size, self.hop_size, self.win_length, self.eps)
+        if self.memo is not None and key in self.memo:
+            return self.memo[key], None
         x_stft = torch.stft(x, self.fft_size, self.hop_size, self.win_length, self.window, return_complex=True)
-        return torch.sqrt(torch.clamp((x_stft.real**2) + (x_stft.imag**2), min=self.eps)), None
+        mag = torch.sqrt(torch.clamp((x_stft.real**2) + (x_stft.imag**2), min=self.eps))
+        if self.memo is not None:
+            self.memo[key] = mag
+        return mag, None
 
 
 def skip_unused_phase(loss: nn.Module) -> nn.Module:
@@ -62,6 +74,23 @@ def skip_unused_phase(loss: nn.Module) -> nn.Module:
     return loss
 
 
+def share_stfts(*losses: nn.Module) -> dict:
+    """Let every phase-skipping STFT loss inside ``losses`` reuse one another's magnitudes.
+
+    A mel term and a linear-frequency term at the same FFT size, hop and window take the same
+    magnitude of the same signal; auraloss computes it once per term, forward and backward.  With a
+    shared memo the second term reads the first one's tensor (autograd adds both terms' gradients
+    into it), so the sum is the same as computing twice, for one STFT.  The caller owns the returned
+    dict and must ``clear()`` it after every forward pass: entries are keyed by the input's storage.
+    """
+    memo: dict = {}
+    for loss in losses:
+        for m in loss.modules():
+            if isinstance(m, _NoPhaseSTFTLoss):
+                m.memo = memo
+    return memo
+
+
 def multires_mel(sample_rate: int = 16000, fft_sizes=MEL_FFTS, n_mels: int = 80) -> nn.Module:
     """Multi-resolution log-mel L1 (auraloss), hop = fft / 4 at every resolution."""
     return skip_unused_phase(auraloss.freq.MultiResolutionSTFTLoss(
@@ -70,7 +99,11 @@ def multires_mel(sample_rate: int = 16000, fft_sizes=MEL_FFTS, n_mels: int = 80)
     ))
 
 
-def multires_stft(fft_sizes=(512, 1024, 2048)) -> nn.Module:
+LINEAR_FFTS = (512, 1024, 2048)  # "mrstft": auraloss' defaults
+SHORT_LINEAR_FFTS = (256, 512, 1024)  # "mel+lin": the mel term's three shortest, so their STFTs are shared
+
+
+def multires_stft(fft_sizes=LINEAR_FFTS) -> nn.Module:
     """Multi-resolution linear-frequency STFT loss (auraloss defaults: SC + log magnitude)."""
     return skip_unused_phase(auraloss.freq.MultiResolutionSTFTLoss(
         fft_sizes=list(fft_sizes), hop_sizes=[f // 4 for f in fft_sizes], win_lengths=list(fft_sizes)
@@ -194,7 +227,8 @@ class ReconstructionLoss(nn.Module):
     new term weighs as much as the L/R mel it is added to.  ``STEREO_KINDS`` need (B, 2, T).
     """
 
-    KINDS = ("l1", "mrstft", "mel", "mel+mrstft", "mrstft+mel", "mel+complex", "mel+phase", "mel+ms", "mel+cqt")
+    KINDS = ("l1", "mrstft", "mel", "mel+mrstft", "mrstft+mel", "mel+lin", "mel+complex", "mel+phase", "mel+ms",
+             "mel+cqt")
     STEREO_KINDS = ("mel+ms",)
 
     def __init__(self, kind: str = "mel", sample_rate: int = 16000, l1_weight: float = 1.0,
@@ -207,6 +241,10 @@ class ReconstructionLoss(nn.Module):
         parts = set(kind.split("+"))
         self.mel = multires_mel(sample_rate) if "mel" in parts else None
         self.stft = multires_stft() if "mrstft" in parts else None
+        self.lin = multires_stft(SHORT_LINEAR_FFTS) if "lin" in parts else None
+        # "mel+lin" computes each shared STFT once.  "mel+mrstft" keeps auraloss' separate STFTs: the
+        # sum is the same, but not bit for bit, and notebook 02's measured rows were trained that way.
+        self._memo = share_stfts(self.mel, self.lin) if self.lin is not None else None
         self.complex = ComplexSTFTLoss() if "complex" in parts else None
         self.phase = PhaseLoss() if "phase" in parts else None
         self.ms = mid_side_mel(sample_rate) if "ms" in parts else None
@@ -215,6 +253,14 @@ class ReconstructionLoss(nn.Module):
     def forward(self, x_hat: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, dict]:
         if self.ms is not None and (x.dim() != 3 or x.shape[1] != 2):
             raise ValueError(f"loss {self.kind!r} needs stereo (B, 2, T), got {tuple(x.shape)}")
+        try:
+            terms = self._terms(x_hat, x)
+        finally:
+            if self._memo is not None:
+                self._memo.clear()  # keyed by storage: never let the next batch read this one's magnitudes
+        return sum(terms.values()), {k: float(v.detach()) for k, v in terms.items()}
+
+    def _terms(self, x_hat: torch.Tensor, x: torch.Tensor) -> dict:
         terms = {}
         if self.kind == "l1":
             terms["l1"] = (x_hat - x).abs().mean()
@@ -224,6 +270,8 @@ class ReconstructionLoss(nn.Module):
                 terms["l1"] = self.l1_weight * (x_hat - x).abs().mean()
             if self.stft is not None:
                 terms["mrstft"] = self.stft(x_hat, x)
+            if self.lin is not None:
+                terms["lin"] = self.lin(x_hat, x)
             if self.complex is not None:
                 terms["complex"] = self.complex(x_hat, x)
             if self.phase is not None:
@@ -232,4 +280,4 @@ class ReconstructionLoss(nn.Module):
                 terms["ms"] = self.ms_weight * self.ms(x_hat, x)
             if self.cqt is not None:
                 terms["cqt"] = self.cqt_weight * self.cqt(x_hat, x)
-        return sum(terms.values()), {k: float(v.detach()) for k, v in terms.items()}
+        return terms

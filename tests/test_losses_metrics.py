@@ -84,7 +84,8 @@ def test_ablation_rows_are_expressible_and_alias_matches():
     assert torch.allclose(a, b) and set(ta) == set(tb) == {"mel", "l1", "mrstft"}
 
 
-@pytest.mark.parametrize("kind,channels", [("mrstft+mel", 1), ("mel+ms", 2), ("mel+cqt", 1), ("mel+cqt", 2)])
+@pytest.mark.parametrize("kind,channels", [("mrstft+mel", 1), ("mel+lin", 1), ("mel+lin", 2), ("mel+ms", 2),
+                                           ("mel+cqt", 1), ("mel+cqt", 2)])
 def test_new_kinds_finite_differentiable_and_lower_when_closer(kind, channels):
     g = torch.Generator().manual_seed(0)
     x = two_source_stereo(8000)[None] if channels == 2 else speechlike(8000)[None]
@@ -97,7 +98,7 @@ def test_new_kinds_finite_differentiable_and_lower_when_closer(kind, channels):
     assert torch.isfinite(loss_near) and float(loss_near.detach()) < float(loss_far)
     loss_near.backward()
     assert torch.isfinite(near.grad).all() and near.grad.abs().sum() > 0
-    new_term = {"mrstft+mel": "mrstft", "mel+ms": "ms", "mel+cqt": "cqt"}[kind]
+    new_term = {"mrstft+mel": "mrstft", "mel+lin": "lin", "mel+ms": "ms", "mel+cqt": "cqt"}[kind]
     assert terms[new_term] > 0
 
 
@@ -233,6 +234,49 @@ def test_phase_skipping_stft_losses_match_auraloss_bit_for_bit(make):
         loss.backward()
         grads.append((loss.detach(), x.grad))
     assert torch.equal(grads[0][0], grads[1][0]) and torch.equal(grads[0][1], grads[1][1])
+
+
+def test_mel_lin_shares_stfts_and_equals_the_two_auraloss_terms():
+    """"mel+lin" = mel + 0.1 L1 + the linear STFT loss at 256/512/1024, computed apart; shared STFTs
+    change the gradient by float rounding only, and a second batch never reads the first's magnitudes."""
+    fn = losses.ReconstructionLoss("mel+lin", l1_weight=0.1)
+    assert fn._memo is not None and [m.fft_size for m in fn.lin.stft_losses] == list(losses.SHORT_LINEAR_FFTS)
+    mel, lin = losses.multires_mel(), losses.multires_stft(losses.SHORT_LINEAR_FFTS)  # no memo: computed apart
+    ref = torch.cat([speechlike(8000), 0.5 * speechlike(8000, seed=1)])[:, None]  # (2, 1, T)
+    g = torch.Generator().manual_seed(3)
+    for noise in (0.05, 0.2):  # two batches in a row through the same module
+        start = ref + noise * torch.randn(ref.shape, generator=g)
+        a, b = start.clone().requires_grad_(), start.clone().requires_grad_()
+        shared, terms = fn(a, ref)
+        shared.backward()
+        apart = mel(b, ref) + 0.1 * (b - ref).abs().mean() + lin(b, ref)
+        apart.backward()
+        assert not fn._memo  # cleared after every forward pass
+        assert torch.allclose(shared, apart, rtol=1e-6, atol=0) and terms["lin"] > 0
+        assert torch.allclose(a.grad, b.grad, rtol=1e-4, atol=1e-8) and a.grad.abs().sum() > 0
+
+
+def test_mel_lin_is_cheaper_than_two_separate_terms():
+    """The point of sharing: fewer STFTs than mel (4 sizes) + linear (3 sizes) computed apart."""
+    calls = []
+    real_stft = torch.stft
+
+    def counting_stft(*args, **kwargs):
+        calls.append(args[1] if len(args) > 1 else kwargs.get("n_fft"))
+        return real_stft(*args, **kwargs)
+
+    x = speechlike(4000)[None]
+    torch.stft = counting_stft
+    try:
+        losses.ReconstructionLoss("mel+lin")(x + 0.01, x)
+        shared = len(calls)
+        calls.clear()
+        losses.ReconstructionLoss("mel+mrstft")(x + 0.01, x)  # kept apart on purpose (02's measured rows)
+        apart = len(calls)
+    finally:
+        torch.stft = real_stft
+    assert shared == 2 * len(losses.MEL_FFTS)  # input and target, each size once
+    assert apart == 2 * (len(losses.MEL_FFTS) + len(losses.LINEAR_FFTS))
 
 
 def test_phase_kept_when_weighted():
