@@ -1,7 +1,7 @@
 """Train a notebook's autoencoder from the command line, in one process or data-parallel under torchrun.
 
     python -m course_lib.train --preset cpu --max-steps 200
-    torchrun --nproc_per_node=8 -m course_lib.train --preset gpu          # 8 GPUs, NCCL
+    torchrun --nproc_per_node=8 -m course_lib.train --preset gpu --no-critic   # 8 GPUs, NCCL
     torchrun --nproc_per_node=2 -m course_lib.train --preset smoke        # 2 CPU processes, gloo
 
 ``--batch-size`` (default: the preset's) is the *global* batch: with N processes each trains on
@@ -36,6 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-steps", type=int, default=None, help="train this many steps instead of the preset's")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch-size", type=int, default=None, help="the global batch (default: the preset's)")
+    ap.add_argument("--no-critic", action="store_true",
+                    help="train without the preset's discriminator (gpu has one; torchrun does not run it yet)")
     ap.add_argument("--corpus", default=None, help="corpus directory (default: the preset's, built if needed)")
     ap.add_argument("--out", default=None, help="output directory (default: build/train/<cache key>)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
@@ -56,6 +58,8 @@ def configure(args: argparse.Namespace, world: int) -> presets.Preset:
         warmup = max(1, min(cfg.warmup, round(cfg.warmup * steps / cfg.steps)))
         cfg = replace(cfg, steps=steps, warmup=warmup, checkpoint_every=max(1, min(cfg.checkpoint_every, steps)),
                       probe_every=min(cfg.probe_every, steps))
+    if args.no_critic:
+        cfg = replace(cfg, adv_weight=0.0)
     if args.batch_size is not None:
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
