@@ -80,8 +80,8 @@ def get(name: str = "auto", seed: int = 0) -> Preset:
         # steps took 226-250 s of training on 2 cores, over the 4-minute bar once; 750 took 208 s.
         # Per voice, old recipe -> this one is mixed: ked up, rms down (00 shows both).
         # "mel+lin" adds a linear-frequency STFT loss at FFT 256/512/1024 (their STFTs shared with the mel
-        # term): over all seven voices (48 spread clips; 3 runs of mel alone, 5 of mel+lin) PESQ-wb 1.35 ->
-        # 1.41, STOI 0.865 -> 0.873, held-out speakers level (1.37 -> 1.38); the high voices gain most.
+        # term): over all seven voices (48 spread clips, seeds 0-4) PESQ-wb 1.34 -> 1.39 (up in 4 seeds of 5),
+        # STOI 0.864 -> 0.872 (up in 5 of 5), held-out speakers level (1.365 -> 1.358); high voices gain most.
         # auraloss' default FFTs (512/1024/2048) lifted PESQ-wb as much but cost STOI (0.858).
         p = Preset(name="cpu", corpus="cpu", train=TrainConfig(steps=750, l1_weight=0.1, loss="mel+lin"))
     else:
