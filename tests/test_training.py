@@ -104,14 +104,19 @@ def test_phone_topology_trains_on_phone_spans(fake_corpus, tmp_path):
 
 
 def test_cpu_oracle_recipe_does_not_leak_into_the_sweeps():
-    # 00's oracle trains longer with a lighter waveform L1; every cpu sweep (01-08) keeps the recipe its
-    # recorded numbers and cached checkpoints were measured with
+    # 00's oracle trains longer with a lighter waveform L1 and a linear-STFT term; every cpu sweep (01-08)
+    # keeps the recipe its recorded numbers and cached checkpoints were measured with
     oracle, sweep = presets.get("cpu").train, presets.sweep_base("cpu").train
-    assert (oracle.steps, oracle.l1_weight) == (750, 0.1)
-    assert sweep.l1_weight == 1.0 and sweep.steps == 250 and sweep.lr == oracle.lr
+    assert (oracle.steps, oracle.l1_weight, oracle.loss) == (750, 0.1, "mel+lin")
+    assert sweep.l1_weight == 1.0 and sweep.steps == 250 and sweep.lr == oracle.lr and sweep.loss == "mel"
     assert presets.breaking_base("cpu").train.l1_weight == 1.0
+    assert presets.breaking_base("cpu").train.loss == "mel"
     assert all(p.train.l1_weight == 1.0 for p in presets.topology_sweep("cpu").values())
+    assert all(p.train.loss == "mel" for p in presets.topology_sweep("cpu").values())
+    assert all("lin" not in p.train.loss for p in presets.loss_ablation("cpu").values())
     assert presets.report_budget("cpu").codec.train.l1_weight == 1.0
+    assert presets.report_budget("cpu").codec.train.loss == "mel"
+    assert presets.get("smoke").train.loss == presets.get("gpu").train.loss == "mel"
 
 
 def test_gpu_oracle_has_a_critic_the_sweeps_do_not_and_it_takes_steps_on_cpu(fake_corpus, tmp_path):
