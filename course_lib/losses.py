@@ -80,7 +80,9 @@ def share_stfts(*losses: nn.Module) -> dict:
     A mel term and a linear-frequency term at the same FFT size, hop and window take the same
     magnitude of the same signal; auraloss computes it once per term, forward and backward.  With a
     shared memo the second term reads the first one's tensor (autograd adds both terms' gradients
-    into it), so the sum is the same as computing twice, for one STFT.  The caller owns the returned
+    into it), so the loss is the same as computing twice and its gradient the same up to float
+    rounding (the two terms' gradients are added before the STFT's backward instead of after), for one
+    STFT.  The caller owns the returned
     dict and must ``clear()`` it after every forward pass: entries are keyed by the input's storage.
     """
     memo: dict = {}
