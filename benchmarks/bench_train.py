@@ -288,6 +288,9 @@ class Stepper:
         self.opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, betas=(0.8, 0.99), weight_decay=1e-2)
         self.gen = torch.Generator().manual_seed(seed)  # the same seed: both models see the same batches
         self.segment = segment_samples(model.cfg, tcfg)
+        # the preset's precision for both models alike (training.train's autocast: bfloat16 convs and
+        # matmuls where the CPU has them); the losses run in float32 after it closes
+        self.autocast = training.mixed_precision(tcfg.precision, "cpu")
         self.steps = 0
         self.skipped = 0
         self.last_loss = float("nan")
@@ -296,8 +299,9 @@ class Stepper:
         for group in self.opt.param_groups:
             group["lr"] = lr
         x = self.bank.sample(self.tcfg.batch_size, self.segment, self.gen)
-        x_hat, out = self.model(x)
-        rec, _ = self.loss_fn(x_hat, x)
+        with self.autocast:
+            x_hat, out = self.model(x)
+        rec, _ = self.loss_fn(x_hat.float(), x)
         loss = rec + out.reg
         self.opt.zero_grad(set_to_none=True)
         if torch.isfinite(loss):
@@ -467,6 +471,9 @@ def reading(res: dict) -> str:
     return " ".join(out)
 
 
+PRECISION_WORDS = {"fp32": "float32", "bf16": "bfloat16 autocast (training.mixed_precision)"}
+
+
 def render_markdown(res: dict) -> str:
     mi, cfg, tp, p = res["machine"], res["config"], res["throughput"], res["params"]
     lines = [
@@ -478,7 +485,7 @@ def render_markdown(res: dict) -> str:
         f"- command: `{res['command']}`",
         f"- preset: {cfg['preset']} (corpus `{cfg['corpus']}`), batch {cfg['batch_size']} x "
         f"{cfg['segment_s']:g} s, loss `{cfg['loss']}` + {cfg.get('l1_weight', 1.0):g} x waveform L1, "
-        f"seed {cfg['seed']}",
+        f"seed {cfg['seed']}; both models in {PRECISION_WORDS[cfg.get('precision', 'fp32')]}",
         f"- latent: {cfg['latent_rate']:g} Hz x {cfg['width']} channels; baseline strides "
         f"{'x'.join(map(str, cfg['baseline_strides']))}, stem width {cfg['baseline_base']}",
         "",
@@ -671,7 +678,7 @@ def main(argv=None) -> dict:
         "config": {
             "preset": preset.name, "corpus": str(corpus), "seed": args.seed, "quick": args.quick,
             "batch_size": tcfg.batch_size, "segment_s": tcfg.segment_s, "loss": tcfg.loss,
-            "l1_weight": tcfg.l1_weight, "lr": tcfg.lr,
+            "l1_weight": tcfg.l1_weight, "lr": tcfg.lr, "precision": training.precision_used(tcfg.precision, "cpu"),
             "baseline_lr": base_tcfg.lr, "latent_rate": cfg.latent_rate, "width": cfg.width,
             "baseline_base": baseline.base, "baseline_strides": list(baseline.strides),
             "budget_s": budget, "music_budget_s": music_budget, "throughput_s": tp_s, "warmup_steps": warmup_steps,

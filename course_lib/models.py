@@ -278,7 +278,9 @@ class ISTFTDecoder(nn.Module):
         h = self.latent_blocks(self.inp(z))
         h = self.frame_blocks(self.upsample(h))
         h = nn.functional.pad(h, (0, 1), mode="replicate")  # iSTFT with centre=True wants T/hop + 1 frames
-        h = self.head(self.norm(h.transpose(1, 2)))  # (B, N, 2 * bins * C)
+        with torch.autocast(h.device.type, enabled=False):  # the head in float32 even under bf16 autocast:
+            # its log-magnitudes go through exp(), where bfloat16's 8-bit mantissa would be a 2 % error
+            h = self.head(self.norm(h.float().transpose(1, 2)))  # (B, N, n_out * bins * C)
         b, n, _ = h.shape
         h = h.reshape(b, n, cfg.channels, self.n_out, self.n_bins).permute(0, 2, 3, 4, 1)  # (B, C, k, bins, N)
         mag = torch.exp(h[:, :, 0].clamp(max=6.0))  # clamp: an early spike must not overflow the iSTFT
@@ -354,7 +356,8 @@ class Autoencoder(nn.Module):
         x = self.pad(x)
         sp = self.spans_for(x.shape[-1] // self.cfg.hop, x.shape[0], spans)
         h = self.encoder(x) if sp is None else self.encoder(x, sp)
-        return self.bottleneck(h, sample=sample)
+        with torch.autocast(h.device.type, enabled=False):  # under bf16 autocast: z and its KL stay float32
+            return self.bottleneck(h.float(), sample=sample)
 
     def speaker_vector(self, speaker: torch.Tensor | int | None, batch: int) -> torch.Tensor | None:
         """The decoder's outside speaker embedding (batch, speaker_dim), or None without ``speakers``."""

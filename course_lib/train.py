@@ -6,6 +6,8 @@
 
 ``--batch-size`` (default: the preset's) is the *global* batch: with N processes each trains on
 batch / N examples, and the run matches one process on the whole batch (see ``training.train``).
+``--precision bf16`` runs the network in bfloat16 autocast where the hardware has it (``cpu``'s
+default; ``gpu`` trains in float32 with TF32 matmuls until someone measures bfloat16 there).
 Rank 0 writes ``model.pt`` ({"model", "history"}) and ``info.json`` to ``--out`` (default
 ``build/train/<cache key>``); an interrupted run resumes from the ``last.pt`` left there.
 Usage errors (a batch that does not divide, an unknown preset, a missing corpus) print one line
@@ -38,6 +40,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch-size", type=int, default=None, help="the global batch (default: the preset's)")
     ap.add_argument("--no-critic", action="store_true",
                     help="train without the preset's discriminator (gpu has one; torchrun does not run it yet)")
+    ap.add_argument("--precision", default=None, choices=training.PRECISIONS,
+                    help="bf16: the network in bfloat16 autocast where the hardware has it (default: the preset's)")
     ap.add_argument("--corpus", default=None, help="corpus directory (default: the preset's, built if needed)")
     ap.add_argument("--out", default=None, help="output directory (default: build/train/<cache key>)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
@@ -60,6 +64,8 @@ def configure(args: argparse.Namespace, world: int) -> presets.Preset:
                       probe_every=min(cfg.probe_every, steps))
     if args.no_critic:
         cfg = replace(cfg, adv_weight=0.0)
+    if args.precision is not None:
+        cfg = replace(cfg, precision=args.precision)
     if args.batch_size is not None:
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")

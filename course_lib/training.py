@@ -45,6 +45,7 @@ from course_lib.presets import Preset, TrainConfig
 
 # COURSE_CHECKPOINTS moves the cache: `make bench` times first runs against an empty one without
 # touching the learner's checkpoints.
+PRECISIONS = ("fp32", "bf16")  # TrainConfig.precision
 CHECKPOINT_ROOT = Path(os.environ.get("COURSE_CHECKPOINTS") or data.REPO_ROOT / "build" / "checkpoints")
 
 
@@ -54,6 +55,34 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
         return cfg.lr * (step + 1) / cfg.warmup
     frac = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
     return cfg.lr * (cfg.min_lr_frac + (1 - cfg.min_lr_frac) * 0.5 * (1 + math.cos(math.pi * frac)))
+
+
+def bf16_supported(device: str = "cpu") -> bool:
+    """Whether bfloat16 autocast has kernels here: a CUDA GPU that supports it, or a CPU oneDNN takes
+    bfloat16 on (AVX-512 on x86, fast with its BF16 or AMX extensions; BF16 on Arm).  Elsewhere it
+    would be emulated, slower than float32, so ``precision_used`` falls back to float32."""
+    if str(device).startswith("cuda"):
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+
+
+def precision_used(precision: str, device: str = "cpu") -> str:
+    """What ``TrainConfig.precision`` trains with on ``device``: ``"bf16"`` only where
+    ``bf16_supported(device)``; elsewhere a bfloat16 run falls back to ``"fp32"`` rather than crawl."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose one of {PRECISIONS}")
+    return "bf16" if precision == "bf16" and bf16_supported(device) else "fp32"
+
+
+def mixed_precision(precision: str, device: str = "cpu"):
+    """The autocast context a training step's forward pass runs in (one that does nothing for fp32).
+
+    Why bfloat16 and no loss scaler: it has float32's exponent range, so gradients cannot underflow
+    as float16's do.  What stays float32 inside it is decided in ``models`` (the bottleneck and the
+    decoder head) and here (the losses run after the context closes).
+    """
+    on = precision_used(precision, device) == "bf16"
+    return torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=on)
 
 
 def atomic_save(obj, path: str | os.PathLike) -> Path:
@@ -156,6 +185,7 @@ def train(
         torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True  # crops have one fixed shape, so autotuning pays once
     model.to(device).train()
+    autocast = mixed_precision(cfg.precision, device)
     loss_fn = ReconstructionLoss(cfg.loss, model.cfg.sample_rate, cfg.l1_weight).to(device)
     if cfg.freeze_encoder:
         model.encoder.requires_grad_(False)
@@ -233,17 +263,19 @@ def train(
             if not cfg.freeze_encoder:
                 raise ValueError("a bank that replays latents trains the decoder only: set freeze_encoder")
             out = None
-            x_hat = model.decode(batch.z.to(device), y.shape[-1], spans=spans, speaker=speaker)
+            with autocast:
+                x_hat = model.decode(batch.z.to(device), y.shape[-1], spans=spans, speaker=speaker)
         else:
             x = batch.x.to(device)
-            if cfg.freeze_encoder or noise_std is not None:
-                with torch.set_grad_enabled(not cfg.freeze_encoder):
-                    out = model.encode(x, spans=spans)
-                z = out.z if noise_std is None else out.z + calibrated_noise(tuple(out.z.shape), noise_std,
-                                                                             noise_corr, device=out.z.device)
-                x_hat = model.decode(z, x.shape[-1], spans=spans, speaker=speaker)
-            else:
-                x_hat, out = net(x, spans=spans, speaker=speaker)
+            with autocast:
+                if cfg.freeze_encoder or noise_std is not None:
+                    with torch.set_grad_enabled(not cfg.freeze_encoder):
+                        out = model.encode(x, spans=spans)
+                    z = out.z if noise_std is None else out.z + calibrated_noise(tuple(out.z.shape), noise_std,
+                                                                                 noise_corr, device=out.z.device)
+                    x_hat = model.decode(z, x.shape[-1], spans=spans, speaker=speaker)
+                else:
+                    x_hat, out = net(x, spans=spans, speaker=speaker)
         rec, terms = loss_fn(x_hat, y)
         parts["reconstruction"] = rec
         if out is not None and out.reg.requires_grad:
@@ -300,9 +332,18 @@ def train(
     return history
 
 
+# TrainConfig fields left out of the cache key while they hold these values: fields added after
+# checkpoints existed, whose default trains exactly what those checkpoints were trained with.
+KEY_DEFAULTS = {"precision": "fp32"}
+
+
 def cache_key(preset: Preset, corpus_hash: str) -> str:
     """Hash of everything that determines the trained weights."""
-    blob = json.dumps({"preset": {**preset.to_dict(), "name": None, "device": None}, "corpus": corpus_hash},
+    d = preset.to_dict()
+    for k, default in KEY_DEFAULTS.items():  # a field added later, at its default, keeps older keys valid
+        if d["train"].get(k) == default:
+            del d["train"][k]
+    blob = json.dumps({"preset": {**d, "name": None, "device": None}, "corpus": corpus_hash},
                       sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -368,7 +409,8 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
     seconds = history[-1]["time_s"] if history else time.time() - t0
     info = {"key": key, "preset": preset.to_dict(), "corpus_hash": chash, "train_seconds": seconds,
             "steps_per_s": preset.train.steps / max(seconds, 1e-9), "train_clip_seconds": bank.seconds,
-            "device": device, "init": init.info["key"] if init is not None else None, "probe": probe_log}
+            "device": device, "precision": precision_used(preset.train.precision, device),
+            "init": init.info["key"] if init is not None else None, "probe": probe_log}
     atomic_save({"model": model.state_dict(), "history": history,
                  **({"aux": aux.state_dict()} if aux is not None else {})}, final)
     atomic_write_text(json.dumps(info, indent=1, default=str), ckpt_dir / "info.json")

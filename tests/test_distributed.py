@@ -123,3 +123,12 @@ def test_gpu_preset_under_torchrun_needs_no_critic_and_runs_with_it():
     cfg = cli.configure(cli.parse_args(["--preset", "gpu", "--no-critic"]), world=8)
     assert cfg.train.adv_weight == 0.0 and cfg.model == presets.get("gpu").model
     assert presets.get("gpu").train.adv_weight > 0  # one process keeps the critic
+
+
+def test_precision_flag_overrides_the_preset():
+    assert cli.configure(cli.parse_args(["--preset", "cpu"]), world=1).train.precision == "bf16"
+    assert cli.configure(cli.parse_args(["--preset", "cpu", "--precision", "fp32"]), world=1).train.precision == "fp32"
+    assert cli.configure(cli.parse_args(["--preset", "gpu", "--precision", "bf16", "--no-critic"]),
+                         world=8).train.precision == "bf16"
+    with pytest.raises(SystemExit):  # argparse: an unknown precision is a usage error
+        cli.parse_args(["--precision", "fp16"])

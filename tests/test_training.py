@@ -107,8 +107,12 @@ def test_cpu_oracle_recipe_does_not_leak_into_the_sweeps():
     # 00's oracle trains longer with a lighter waveform L1 and a linear-STFT term; every cpu sweep (01-08)
     # keeps the recipe its recorded numbers and cached checkpoints were measured with
     oracle, sweep = presets.get("cpu").train, presets.sweep_base("cpu").train
-    assert (oracle.steps, oracle.l1_weight, oracle.loss) == (750, 0.1, "mel+lin")
+    assert (oracle.steps, oracle.l1_weight, oracle.loss, oracle.precision) == (900, 0.1, "mel+lin", "bf16")
     assert sweep.l1_weight == 1.0 and sweep.steps == 250 and sweep.lr == oracle.lr and sweep.loss == "mel"
+    assert sweep.precision == "fp32" and presets.report_budget("cpu").codec.train.precision == "fp32"
+    assert all(p.train.precision == "fp32" for p in presets.topology_sweep("cpu").values())
+    assert all(p.train.precision == "fp32" for p in presets.loss_ablation("cpu").values())
+    assert presets.breaking_base("cpu").train.precision == "fp32"
     assert presets.breaking_base("cpu").train.l1_weight == 1.0
     assert presets.breaking_base("cpu").train.loss == "mel"
     assert all(p.train.l1_weight == 1.0 for p in presets.topology_sweep("cpu").values())
@@ -117,6 +121,7 @@ def test_cpu_oracle_recipe_does_not_leak_into_the_sweeps():
     assert presets.report_budget("cpu").codec.train.l1_weight == 1.0
     assert presets.report_budget("cpu").codec.train.loss == "mel"
     assert presets.get("smoke").train.loss == presets.get("gpu").train.loss == "mel"
+    assert presets.get("smoke").train.precision == presets.get("gpu").train.precision == "fp32"
 
 
 def test_gpu_oracle_has_a_critic_the_sweeps_do_not_and_it_takes_steps_on_cpu(fake_corpus, tmp_path):
@@ -131,3 +136,54 @@ def test_gpu_oracle_has_a_critic_the_sweeps_do_not_and_it_takes_steps_on_cpu(fak
     run = training.train_or_load(p, corpus=fake_corpus, root=tmp_path, progress=False)
     assert len(run.history) == 2 and {"adv", "fm", "disc"} <= set(run.history[-1])
     assert all(v == v for v in run.history[-1].values())  # nothing NaN
+
+
+def test_cache_key_leaves_out_later_fields_at_their_default():
+    # precision was added after checkpoints existed: at fp32 the key is what it was without the field
+    import hashlib
+    import json
+
+    p = presets.get("smoke")
+    assert p.train.precision == "fp32"
+    d = p.to_dict()
+    del d["train"]["precision"]
+    blob = json.dumps({"preset": {**d, "name": None, "device": None}, "corpus": "abc"}, sort_keys=True, default=str)
+    assert training.cache_key(p, "abc") == hashlib.sha256(blob.encode()).hexdigest()[:16]
+    assert training.cache_key(replace(p, train=replace(p.train, precision="bf16")), "abc") != \
+        training.cache_key(p, "abc")
+
+
+def test_mixed_precision_context():
+    import pytest
+
+    with pytest.raises(ValueError, match="unknown precision 'fp16'"):
+        training.mixed_precision("fp16")
+    assert training.precision_used("fp32") == "fp32"
+    assert training.precision_used("bf16") == ("bf16" if training.bf16_supported("cpu") else "fp32")
+    assert training.mixed_precision("bf16")._enabled == training.bf16_supported("cpu")
+    assert not training.mixed_precision("fp32")._enabled
+
+
+def test_bf16_autocast_keeps_the_latent_and_the_waveform_float32():
+    model = training.new_model(ModelConfig(dim=32, enc_blocks=(1, 1), dec_blocks=(1, 1)), 0)
+    x = torch.randn(2, 1, 3200) * 0.1
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, out = model(x)
+        inner = model.encoder.inp(model.encoder.features(x))
+    assert inner.dtype == torch.bfloat16  # the network's convolutions did run in bfloat16
+    assert out.z.dtype == torch.float32 and y.dtype == torch.float32
+    with torch.no_grad():
+        y32, out32 = model(x)
+    # the same weights: bfloat16 moves the latent by a few percent of its scale, not more
+    assert (out.z - out32.z).abs().max() < 0.05 * out32.z.abs().max()
+
+
+def test_bf16_training_steps_and_resumes(fake_corpus, tmp_path):
+    p = tiny_preset(steps=4)
+    p = replace(p, train=replace(p.train, precision="bf16"))
+    full = training.train_or_load(p, corpus=fake_corpus, root=tmp_path / "full", progress=False)
+    assert len(full.history) == 4 and all(h["loss"] == h["loss"] for h in full.history)
+    assert full.info["precision"] == training.precision_used("bf16")
+    assert all(v.dtype == torch.float32 for v in full.model.state_dict().values() if v.is_floating_point())
+    resumed = interrupted_then_resumed(p, 2, fake_corpus, tmp_path / "res")
+    assert [round(h["loss"], 5) for h in resumed.history] == [round(h["loss"], 5) for h in full.history]
