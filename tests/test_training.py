@@ -107,7 +107,7 @@ def test_cpu_oracle_recipe_does_not_leak_into_the_sweeps():
     # 00's oracle trains longer with a lighter waveform L1 and a linear-STFT term; every cpu sweep (01-08)
     # keeps the recipe its recorded numbers and cached checkpoints were measured with
     oracle, sweep = presets.get("cpu").train, presets.sweep_base("cpu").train
-    assert (oracle.steps, oracle.l1_weight, oracle.loss, oracle.precision) == (900, 0.1, "mel+lin", "bf16")
+    assert (oracle.steps, oracle.l1_weight, oracle.loss, oracle.precision) == (1100, 0.1, "mel+lin", "bf16")
     assert sweep.l1_weight == 1.0 and sweep.steps == 250 and sweep.lr == oracle.lr and sweep.loss == "mel"
     assert sweep.precision == "fp32" and presets.report_budget("cpu").codec.train.precision == "fp32"
     assert all(p.train.precision == "fp32" for p in presets.topology_sweep("cpu").values())
