@@ -63,7 +63,10 @@ def bf16_supported(device: str = "cpu") -> bool:
     would be emulated, slower than float32, so ``precision_used`` falls back to float32."""
     if str(device).startswith("cuda"):
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
-    return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    try:  # a private oneDNN query (no public one exists): a torch without it counts as "no"
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 def precision_used(precision: str, device: str = "cpu") -> str:

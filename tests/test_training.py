@@ -187,3 +187,13 @@ def test_bf16_training_steps_and_resumes(fake_corpus, tmp_path):
     assert all(v.dtype == torch.float32 for v in full.model.state_dict().values() if v.is_floating_point())
     resumed = interrupted_then_resumed(p, 2, fake_corpus, tmp_path / "res")
     assert [round(h["loss"], 5) for h in resumed.history] == [round(h["loss"], 5) for h in full.history]
+
+
+def test_bf16_supported_is_false_when_the_private_query_is_missing(monkeypatch):
+    class NoQuery:
+        def __getattr__(self, name):
+            raise AttributeError(name)
+
+    monkeypatch.setattr(torch.ops, "mkldnn", NoQuery())
+    assert training.bf16_supported("cpu") is False
+    assert training.precision_used("bf16") == "fp32"
