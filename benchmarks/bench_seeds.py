@@ -33,16 +33,13 @@ import sys
 from dataclasses import asdict, fields, replace
 from pathlib import Path
 
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from course_lib import data, metrics, presets, training  # noqa: E402
+from course_lib import data, presets, training  # noqa: E402
 from course_lib.models import ModelConfig  # noqa: E402
 
 HERE = ROOT / "benchmarks"
-SETS = {"test": "held-out speakers", "valid": "training speakers, new sentences", "train": "training clips"}
 
 
 def parse_overrides(items: list[str] | None) -> dict:
@@ -83,28 +80,10 @@ def label(overrides: dict, preset: presets.Preset) -> str:
             f"precision={t.precision})")
 
 
-def eval_sets(corpus: Path, n: int) -> dict:
-    """{split: (clips, names, voices)}: the spread sets of notebook 00."""
-    df = data.read_manifest(corpus)
-    out = {}
-    for split in SETS:
-        rows = data.select(df, domain="speech", condition="clean", split=split)
-        if rows.empty:
-            continue
-        clips, names = data.eval_clips(corpus, rows, n=n, spread=True)
-        speakers = rows.set_index("clip_id").loc[names, "speaker"].astype(str)
-        out[split] = (clips, names, [s.rsplit("-", 1)[0] if "-" in s else s for s in speakers])
-    return out
-
-
-def score(model, sets: dict) -> dict:
-    """Mean PESQ-wb / STOI per set, per voice over all sets, and the all-voices mean."""
-    rows = []
-    for split, (clips, _names, voices) in sets.items():
-        for r, v in zip(metrics.score_clips(clips, training.reconstruct(model, clips)), voices):
-            rows.append({"set": split, "voice": v, "pesq_wb": r["pesq_wb"], "stoi": r["stoi"]})
-    df = pd.DataFrame(rows)
-    per_set = df.groupby("set")[["pesq_wb", "stoi"]].mean()
+def score(model, corpus: Path, n: int) -> dict:
+    """Mean PESQ-wb / STOI per set, per voice over all sets, and the all-voices mean (00's scoring)."""
+    df, _ = training.score_speech_sets(model, corpus, n)
+    per_set = df.groupby("split")[["pesq_wb", "stoi"]].mean()
     per_voice = df.groupby("voice")[["pesq_wb", "stoi"]].mean()
     return {"sets": {s: per_set.loc[s].round(4).to_dict() for s in per_set.index},
             "voices": {v: per_voice.loc[v].round(4).to_dict() for v in per_voice.index},
@@ -118,7 +97,7 @@ def run(args: argparse.Namespace, log=print) -> dict:
     if args.against is not None:
         recipes["old"] = parse_overrides(args.against)
     base = presets.get(name, 0)
-    sets = eval_sets(corpus, 2 if args.quick else base.eval_clips)
+    n_clips = 2 if args.quick else base.eval_clips
     results = {}
     for seed in args.seeds:
         for which, over in recipes.items():
@@ -127,7 +106,7 @@ def run(args: argparse.Namespace, log=print) -> dict:
                 p = replace(p, train=replace(p.train, steps=min(p.train.steps, 3), checkpoint_every=3, warmup=1))
             log(f"seed {seed} · {which} ({label(over, base)})")
             run_ = training.train_or_load(p, corpus=corpus, root=args.root, progress=not args.no_progress)
-            r = score(run_.model, sets)
+            r = score(run_.model, corpus, n_clips)
             r.update(train_seconds=round(run_.info["train_seconds"], 1), loaded=run_.info["loaded"],
                      precision=run_.info.get("precision", "fp32"), steps=p.train.steps)
             results.setdefault(str(seed), {})[which] = r

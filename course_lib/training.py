@@ -32,10 +32,12 @@ import time
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from course_lib import data
+from course_lib import data, metrics
 from course_lib.decode_paths import calibrated_noise
 from course_lib.discriminators import Adversarial
 from course_lib.files import atomic_write
@@ -447,3 +449,41 @@ def reconstruct(model: Autoencoder, clips: list[torch.Tensor]) -> list[torch.Ten
     """D(E(x)) for each (channels, samples) clip, using the posterior mean."""
     model.eval()
     return [model.decode(model.encode(x[None], sample=False).mean, x.shape[-1])[0] for x in clips]
+
+
+# Notebook 00's evaluation sets of clean speech, in the order it reads them: training clips ->
+# new sentences of training speakers (overfitting) -> held-out speakers (speaker generalisation).
+SPEECH_SETS = {"train": "training clips", "valid": "training speakers, new sentences", "test": "held-out speakers"}
+
+
+def score_speech_sets(model: Autoencoder, corpus: str | os.PathLike, n: int, sets: dict | None = None):
+    """D(E(x)) scored on notebook 00's sets: ``n`` whole clean speech clips spread over each split
+    (``data.eval_clips(spread=True)``, so every voice is in every set).
+
+    Returns ``(per_clip, decoded)``.  ``per_clip``: one row per clip with ``split``, ``set`` (its
+    label in ``sets``), ``clip``, every column of ``metrics.score_clips``, ``speaker``, ``voice`` (the
+    speaker without its pitch/rate variant suffix) and ``f0_hz`` (the median of the label's voiced
+    F0 frames).  ``decoded[label]`` = (clips, reconstructions, clip ids, speakers), for players.
+    """
+    corpus = Path(corpus)
+    df = data.read_manifest(corpus)
+    frames, decoded = [], {}
+    for split, label in (sets or SPEECH_SETS).items():
+        rows = data.select(df, domain="speech", condition="clean", split=split)
+        if rows.empty:
+            continue
+        clips, names = data.eval_clips(corpus, rows, n=n, spread=True)
+        recon = reconstruct(model, clips)
+        chosen = rows.set_index("clip_id").loc[names]
+        speakers = chosen["speaker"].astype(str).tolist()
+        f0 = []
+        for _, r in chosen.reset_index().iterrows():
+            voiced = [f for f in data.load_labels(corpus, r).get("f0", {}).get("hz", []) if f > 0]
+            f0.append(float(np.median(voiced)) if voiced else float("nan"))
+        table = pd.DataFrame(metrics.score_clips(clips, recon))
+        table.insert(0, "clip", names)
+        table.insert(0, "set", label)
+        table.insert(0, "split", split)
+        frames.append(table.assign(speaker=speakers, voice=[s.rsplit("-", 1)[0] for s in speakers], f0_hz=f0))
+        decoded[label] = (clips, recon, names, speakers)
+    return pd.concat(frames, ignore_index=True), decoded

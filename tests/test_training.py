@@ -197,3 +197,16 @@ def test_bf16_supported_is_false_when_the_private_query_is_missing(monkeypatch):
     monkeypatch.setattr(torch.ops, "mkldnn", NoQuery())
     assert training.bf16_supported("cpu") is False
     assert training.precision_used("bf16") == "fp32"
+
+
+def test_score_speech_sets_rows_per_clip_with_voice_and_f0(fake_corpus):
+    model = training.new_model(ModelConfig(dim=32, enc_blocks=(1, 1), dec_blocks=(1, 1)), 0)
+    per_clip, decoded = training.score_speech_sets(model, fake_corpus, n=2)
+    # the fake corpus: train has 3 speech clips (2 spread ones kept), valid 1, test 1
+    assert per_clip.groupby("split").size().to_dict() == {"train": 2, "valid": 1, "test": 1}
+    assert set(per_clip["set"]) == set(training.SPEECH_SETS.values()) == set(decoded)
+    assert {"clip", "pesq_wb", "stoi", "mel_dist", "speaker", "voice", "f0_hz"} <= set(per_clip.columns)
+    assert per_clip["f0_hz"].isna().all()  # the fake labels carry no F0: NaN, not a crash
+    clips, recon, names, speakers = decoded["held-out speakers"]
+    assert names == per_clip.loc[per_clip["split"] == "test", "clip"].tolist()
+    assert recon[0].shape == clips[0].shape and speakers == ["spk0"]
