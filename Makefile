@@ -4,6 +4,7 @@
 #   make lab      JupyterLab on 127.0.0.1 with the course kernel
 #   make workshop the slider apps (Voilà) on 127.0.0.1 for a projector
 #   make pretrain train every checkpoint of notebooks 00-02 ahead of time (JOBS=8 on one GPU)
+#   make gpu-kit  pack the corpus and wheels a lent GPU machine needs (.gpukit/; see scripts/gpu_check.sh)
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -11,7 +12,7 @@ PRESET ?= auto
 SEED ?= 0
 PYTEST_NET := --allow-hosts=127.0.0.1,localhost,::1
 
-.PHONY: setup corpus course pretrain test lint unit notebooks-smoke nbval browser workshop claims claims-table lab bench clean
+.PHONY: setup corpus course pretrain test lint unit notebooks-smoke nbval browser workshop claims claims-table lab bench gpu-kit clean
 
 setup:
 	@bash scripts/setup.sh
@@ -27,7 +28,7 @@ pretrain: corpus
 	$(PY) data_scripts/pretrain.py --preset $(PRESET) --seed $(SEED) --jobs $${JOBS:-2}
 
 lint: setup
-	$(VENV)/bin/ruff check course_lib data_scripts tests benchmarks
+	$(VENV)/bin/ruff check course_lib data_scripts tests benchmarks scripts
 
 unit: setup
 	$(VENV)/bin/pytest $(PYTEST_NET) -q -m "not browser" tests
@@ -81,6 +82,12 @@ bench: setup
 	$(PY) data_scripts/build_corpus.py --preset cpu
 	$(PY) benchmarks/bench_train.py --preset cpu
 	$(PY) benchmarks/bench_notebooks.py --presets smoke cpu --seed $(SEED)
+
+# what a lent GPU machine cannot make: the cpu corpus's clean speech and music as FLAC, and the wheels
+# its image lacks -> .gpukit/ (git-ignored); then one device call runs `bash scripts/gpu_check.sh`
+gpu-kit: setup
+	$(PY) data_scripts/build_corpus.py --preset cpu
+	$(PY) scripts/gpu_kit.py
 
 clean:
 	rm -rf build
