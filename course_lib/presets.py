@@ -102,9 +102,9 @@ def get(name: str = "auto", seed: int = 0) -> Preset:
             name="gpu", corpus="gpu", device="cuda",
             # ~16 M parameters: the same interface (50 Hz x 64), a deeper and wider network, 12x the steps,
             # and a critic: in cpu the invented phase is the larger half of what holds PESQ-wb down
-            # (notebook 00, section 8: the true phase under the decoder's magnitude lifts it 1.34 -> 1.97,
-            # the true magnitude under its phase to 2.00), and neither phase nor complex-STFT losses moved
-            # it; a critic is what teaches a Vocos-style decoder its phase (in cpu, 700 steps with it took
+            # (notebook 00, section 8, held-out speakers: the true phase under the decoder's magnitude lifts
+            # it 1.46 -> 2.43, the true magnitude under its phase to 2.06), and neither phase nor complex-STFT
+            # losses moved it; a critic is what teaches a Vocos-style decoder its phase (in cpu, 700 steps with it took
             # SI-SDR -36 -> -9 dB, too few for PESQ).
             model=ModelConfig(dim=384, enc_blocks=(3, 3), dec_blocks=(3, 6)),
             train=TrainConfig(steps=9000, batch_size=32, lr=1e-3, warmup=500, checkpoint_every=1500,

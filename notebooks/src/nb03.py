@@ -301,7 +301,8 @@ md("""
   step 200–250 while the oracle keeps improving. Seed 0 shows the claim clearly (generation best at
   step 250, the oracle 0.1 mel better at step 450); in seed 2 the oracle gain after the generation
   optimum is 0.048 (the claim asks 0.05); in seed 1 generation plateaus at 0.81 ± 0.01 and its
-  noisy minimum lands at step 450.
+  noisy minimum lands at step 450. Training longer does not settle it: with 800 steps (seed 1),
+  generation kept improving slowly to step 550 (0.789) and the oracle gained only 0.025 after that.
 
 **Takeaway.** The oracle tells you how good the codec is; the decode-path table tells you *why*
 generation from it is worse. Here the answer is "the predictor averages", so the fix belongs to the
