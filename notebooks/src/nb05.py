@@ -196,8 +196,9 @@ The margins are set by the probes' resolution: content is scored on thousands of
 accuracy change is several standard errors); speaker on about a hundred held-out sentences (0.05 is
 one or two errors in twenty).
 
-At `cpu` scale C10 is **not shown**: its speaker half holds in every seed, its content half in only
-one of five (see *What we measured*). It is asserted in `gpu` and recorded, with its numbers, here.
+At `cpu` scale C10 is **not shown**: its speaker half holds in every seed, its content half in three
+of five, not seed 0, and by margins at the level of run-to-run noise (see *What we measured*). It is
+asserted in `gpu` and recorded, with its numbers, here.
 """)
 code('''
 acoustic, coupled, two_path = labels
@@ -208,7 +209,7 @@ check_claim("05", "C10 coupling a content teacher raises content and drops speak
             holds=c[coupled] - c[acoustic] >= 0.01 and s[acoustic] - s[coupled] >= 0.05,
             detail=f"content {c[acoustic]:.3f} → {c[coupled]:.3f} (needs +0.01), "
                    f"speaker {s[acoustic]:.3f} → {s[coupled]:.3f} (needs −0.05)",
-            preset=preset, seed=seed, shown_in=("gpu",))  # cpu: 1 of 5 seeds, the content half fails
+            preset=preset, seed=seed, shown_in=("gpu",))  # cpu: 3 of 5 seeds, not seed 0: the content half
 check_claim("05", "C11 the two-path latent keeps both",
             {"content": c, "speaker": s},
             holds=c[two_path] >= c[coupled] - 0.01 and s[two_path] >= s[acoustic] - 0.05,
@@ -295,30 +296,36 @@ speaker on new sentences; 550 probe clips). Chance: content 0.10, speaker 0.16.
 
 | seed | acoustic only: content / speaker | coupled | two-path | layer 1 · cos, speaker | logits · cos, speaker | C10 | C11 | C12 |
 |---|---|---|---|---|---|---|---|---|
-| 0 | 0.278 / 0.758 | 0.259 / 0.552 | 0.298 / 0.842 | 0.758 | 0.679 | ✗ content −0.019 | ✓ | ✓ |
-| 1 | 0.276 / 0.776 | 0.291 / 0.570 | 0.322 / 0.812 | 0.715 | 0.703 | ✓ | ✓ | ✓ |
-| 2 | 0.259 / 0.730 | 0.262 / 0.661 | 0.286 / 0.776 | 0.730 | 0.684 | ✗ content +0.004 | ✓ | ✓ |
-| 3 | 0.289 / 0.730 | 0.284 / 0.579 | 0.337 / 0.818 | 0.654 | 0.679 | ✗ content −0.005 | ✓ | ✓ |
-| 4 | 0.254 / 0.663 | 0.264 / 0.598 | 0.308 / 0.811 | 0.692 | 0.645 | ✗ content +0.0099 | ✓ | ✓ |
+| 0 | 0.256 / 0.709 | 0.259 / 0.606 | 0.298 / 0.830 | 0.752 | 0.673 | ✗ content +0.003 | ✓ | ✓ |
+| 1 | 0.258 / 0.709 | 0.290 / 0.594 | 0.323 / 0.800 | 0.709 | 0.727 | ✓ | ✓ | ✓ |
+| 2 | 0.243 / 0.747 | 0.261 / 0.649 | 0.288 / 0.810 | 0.701 | 0.684 | ✓ | ✓ | ✓ |
+| 3 | 0.248 / 0.723 | 0.286 / 0.591 | 0.332 / 0.811 | 0.673 | 0.654 | ✓ | ✓ | ✓ |
+| 4 | 0.275 / 0.751 | 0.264 / 0.580 | 0.311 / 0.787 | 0.686 | 0.645 | ✗ content −0.011 | ✓ | ✓ |
 
-- **The speaker half of C10 is robust**: coupling drops the voice probe by 0.065–0.21 in every seed.
-  The **content half is not**: +0.015 in seed 1, between −0.019 and +0.010 in the others. The coupled
-  latent can only pass on what the teacher knows about a voice it never heard (48% frame
-  accuracy), and its four channels must still rebuild the audio. C10 holds in 1 of 5 seeds, so in
-  `cpu` it is recorded, not asserted. A stronger coupling (KL weight 10) did not help: it left seed
-  3's content at 0.287.
-- **The content half is within the noise of initialisation.** Before the projection head P was
-  seeded (it used to take its first weights from whatever the global RNG held, which depended on
-  whether the teacher had been trained or loaded), the same seeds gave content gains of +0.003 to
-  +0.039 and C10 held in 2 of 5. Only P's first weights changed, so the content gain at this scale
-  is not a measurement of the teacher. The speaker drop is.
+Each notebook run from an empty checkpoint cache, on one machine with one version of the code; a
+re-run there reproduces these numbers exactly. Another machine (other floating-point kernels) moves
+them; see the second point below.
+
+- **The speaker half of C10 is robust**: coupling drops the voice probe by 0.10–0.17 in every seed.
+  The **content half is not**: +0.018 to +0.038 in seeds 1–3, +0.003 in seed 0 and −0.011 in seed 4.
+  The coupled latent can only pass on what the teacher knows about a voice it never heard (47%
+  frame accuracy), and its four channels must still rebuild the audio. C10 holds in 3 of 5 seeds but
+  not in seed 0, so in `cpu` it is recorded, not asserted. A stronger coupling (KL weight 10) did not
+  help: it left seed 3's content where it was.
+- **The content half is within the noise of training.** An earlier measurement of the same lesson
+  (an earlier version of the code, on another machine of the same kind) gave content gains between
+  −0.019 and +0.015 and C10 in 1 of 5 seeds, and before the projection head P was seeded (its first
+  weights came from whatever the global RNG held) +0.003 to +0.039 and 2 of 5. The speaker drop
+  came out in every seed of all three measurements; the content rise did not. At this scale the
+  content gain is not a measurement of the teacher. The speaker drop is.
 - **C11 holds in every seed**: the two-path latent has the best content probe *and* a speaker probe
-  at or above the acoustic-only latent's. It is wider (8 channels, not 4), which is the point of the
-  design, and its oracle pays for the coupled half: its mel distance sits near the coupled latent's.
+  above the acoustic-only latent's. It is wider (8 channels, not 4), which is the point of the
+  design, and its oracle pays for the coupled half: its mel distance (1.01–1.05) sits between the
+  acoustic-only latent's (0.92–0.93) and the coupled latent's (1.06–1.13).
 - **C12 holds in every seed**: aiming at the phone end removes more of the voice than aiming at
-  layer 1 (by 0.07–0.21). With the loss held fixed (cosine, layer 1 vs logits) the direction is the
-  same in four of five seeds (by 0.01–0.08; seed 3 is reversed by 0.025).
-- Intonation (F0 around each speaker's register) is not linearly readable from any 4-channel latent
+  layer 1 (by 0.05–0.15). With the loss held fixed (cosine, layer 1 vs logits) the direction is the
+  same in four of five seeds (by 0.02–0.08; seed 1 is reversed by 0.018).
+- Intonation (F0 around each speaker's register) is not linearly readable from any of the three latents
   (R² ≤ 0.05), and the noise type leaks from all three: the ledger flags both.
 
 What would make the content rise show in every seed: a teacher that generalises better to new voices
