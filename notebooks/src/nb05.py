@@ -303,8 +303,9 @@ speaker on new sentences; 550 probe clips). Chance: content 0.10, speaker 0.16.
 | 4 | 0.275 / 0.751 | 0.264 / 0.580 | 0.311 / 0.787 | 0.686 | 0.645 | ✗ content −0.011 | ✓ | ✓ |
 
 Each notebook run from an empty checkpoint cache, on one machine with one version of the code; a
-re-run there reproduces these numbers exactly. Another machine (other floating-point kernels) moves
-them; see the second point below.
+re-run there reproduces these numbers exactly (seed 4 matched an earlier run of the same code to the
+last digit). Other code or another machine (other floating-point kernels) moves them; see the
+second point below.
 
 - **The speaker half of C10 is robust**: coupling drops the voice probe by 0.10–0.17 in every seed.
   The **content half is not**: +0.018 to +0.038 in seeds 1–3, +0.003 in seed 0 and −0.011 in seed 4.
@@ -313,7 +314,7 @@ them; see the second point below.
   not in seed 0, so in `cpu` it is recorded, not asserted. A stronger coupling (KL weight 10) did not
   help: it left seed 3's content where it was.
 - **The content half is within the noise of training.** An earlier measurement of the same lesson
-  (an earlier version of the code, on another machine of the same kind) gave content gains between
+  (earlier code, and possibly another machine of the same kind) gave content gains between
   −0.019 and +0.015 and C10 in 1 of 5 seeds, and before the projection head P was seeded (its first
   weights came from whatever the global RNG held) +0.003 to +0.039 and 2 of 5. The speaker drop
   came out in every seed of all three measurements; the content rise did not. At this scale the
