@@ -207,28 +207,33 @@ md("""
 
 | codec | KL nats/s | oracle mel | D(ẑ) mel | gap | predictor nMSE |
 |---|---|---|---|---|---|
-| target 1500 | 1587 | 0.786 | 0.894 | 0.108 | 0.135 |
-| target 6000 | 6423 | 0.810 | 0.918 | 0.108 | 0.127 |
-| plain | ∞ | 0.651 | 0.798 | 0.147 | 0.170 |
-| σ-VAE | 5120 | 0.778 | 0.891 | 0.113 | 0.137 |
-| softnorm / tanh (seed 0; `gpu` only since) | – | 0.665 / 0.650 | 0.807 / 0.801 | 0.142 / 0.151 | 0.168 / 0.172 |
-| dropout / noise | – | 0.720 / 0.681 | 0.848 / 0.816 | 0.128 / 0.134 | 0.162 / 0.161 |
+| target 1500 | 1545 | 0.800 | 0.906 | 0.107 | 0.131 |
+| target 6000 | 6408 | 0.812 | 0.925 | 0.112 | 0.132 |
+| plain | ∞ | 0.629 | 0.787 | 0.158 | 0.174 |
+| σ-VAE | 5211 | 0.744 | 0.864 | 0.119 | 0.137 |
+| dropout / noise | – | 0.737 / 0.683 | 0.860 / 0.821 | 0.123 / 0.138 | 0.154 / 0.167 |
+| softnorm / tanh (an earlier run; `gpu` only since) | – | 0.665 / 0.650 | 0.807 / 0.801 | 0.142 / 0.151 | 0.168 / 0.172 |
+
+(Re-run from an empty cache with the current code, 2026-11-29; an earlier run, with earlier code and
+possibly on another machine, differed by up to 0.02 mel with the same verdicts. The softnorm / tanh
+row is from that run, against its plain codec's 0.651 / 0.798.)
 
 - **The regularisers do what they say, and here they cost more than they buy.** Every KL-type codec
-  is more predictable (nMSE 0.13 vs 0.17) and has a smaller gap (0.11 vs 0.15 mel), but after 200
-  steps its oracle is so much worse (0.78–0.81 vs 0.65) that its predicted audio is worse too. The
+  is more predictable (nMSE 0.13–0.14 vs 0.17) and has a smaller gap (0.11–0.12 vs 0.16 mel), but after
+  200 steps its oracle is so much worse (0.74–0.81 vs 0.63) that its predicted audio is worse too. The
   rate curve therefore does not bend: the plain codec wins both rankings (claim 1, **not shown at
   this scale**; asserted in `gpu`). A third point at 24000 nats/s was dropped from `cpu`: in 200
   steps the encoder never used more than about 6200 nats/s, whatever the weight.
-- **Dropout and noise buy the most gap per unit of oracle**: they shrink the gap by 0.013–0.019 mel
-  at 0.03–0.07 mel of oracle cost; tanh and softnorm changed almost nothing in seed 0 (nothing here has
+- **Latent noise buys the most gap per unit of oracle**: it shrinks the gap by 0.020 mel at 0.054 mel
+  of oracle cost; dropout and σ-VAE buy about a third of a unit each (0.035 for 0.108, 0.039 for
+  0.115), the target-KL codecs less; tanh and softnorm changed almost nothing in that earlier run (nothing here has
   outliers to remove: the dashboard's outlier rate is ~0), so `cpu` now leaves them, with
   `varfloor`, to `gpu` to stay within its 6 minutes.
-- **Sampled targets change nothing here** (D(ẑ) 0.918 vs 0.918; claim 2, **not shown at this
+- **Sampled targets change nothing here** (D(ẑ) 0.925 vs 0.925; claim 2, **not shown at this
   scale**): the posterior std (0.3–0.5) is small next to what a 300-step predictor gets wrong.
 - **The debt is not where the average puts it** (claim 3, holds): transient frames — onsets, 14% of
-  the frames — carry 26% of the predictor's residual energy (1.8× their share); their residual is
-  0.54 of the latent std against 0.29 in silence. The KL, by contrast, is spread evenly over places,
+  the frames — carry 27% of the predictor's residual energy (1.9× their share); their residual is
+  0.57 of the latent std against 0.31 in silence. The KL, by contrast, is spread evenly over places,
   so an average KL says nothing about where generation will fail.
 
 **Takeaway.** A regulariser is a decision about who pays for the generator's errors. Measure both
