@@ -300,6 +300,11 @@ for its seed: 2.8–3.1 minutes a run (training the card's encoder, 400 steps: 7
 about 2 minutes; the two-process scale-out demo: 24 s). Mel distances on 8 new sentences of the
 training voices, lower is better.
 
+**Re-run** (2026-11-29, the current code, each seed from an empty checkpoint cache): C18 holds in
+every seed again: gap 0.124–0.133 mel, STOI drop 0.056–0.061, noise share of the gap 0.07–0.09,
+content 0.27–0.29 / speaker 0.73–0.81 above chance, degraded input 1.40–1.48 against 1.20. The
+table below is from an earlier run (earlier code, possibly another machine of the same kind).
+
 | seed | D(E(x)) → D(ẑ) | gap (≥ 0.1) | STOI drop (≥ 0.03) | noise share of the gap (< 0.5) | content / speaker probe above chance (≥ 0.2) | degraded input: codec / do nothing | C18 |
 |---|---|---|---|---|---|---|---|
 | 0 | 0.721 → 0.846 | 0.125 | 0.056 | 0.08 | 0.27 / 0.78 | 1.449 / 1.204 | ✓ |
