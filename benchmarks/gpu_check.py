@@ -65,9 +65,7 @@ def _mean(rows, key: str) -> float:
 def measure_steps_per_s(preset: presets.Preset, corpus: Path, steps: int = 25, warmup: int = 5) -> float:
     """Training steps per second of ``preset`` here, over ``steps`` steps after ``warmup`` (a fresh
     model, nothing saved): what sizes the runs to the lease."""
-    df = data.read_manifest(corpus)
-    rows = data.select(df, split="train", domain=preset.train.domain, condition=preset.train.condition)
-    bank = data.ClipBank.from_manifest(corpus, rows, channels=preset.model.channels, hop=preset.model.hop)
+    bank = training.preset_bank(preset, corpus)
     device = preset.device if (preset.device != "cuda" or torch.cuda.is_available()) else "cpu"
     model = training.new_model(preset.model, preset.train.seed)
     hist = training.train(model, bank, replace(preset.train, steps=warmup + steps), device=device, progress=False)
@@ -128,10 +126,6 @@ def music_phase(preset: presets.Preset, corpus: Path, root: Path, n_eval: int, g
             "course_beats_griffin_lim": course["mel_dist"] < griffin["mel_dist"]}
 
 
-def _f(x, fmt=".3f") -> str:
-    return "n/a" if x is None or (isinstance(x, float) and math.isnan(x)) else format(x, fmt)
-
-
 def to_markdown(res: dict) -> str:
     d, c = res["device"], res["config"]
     out = ["# GPU check", "",
@@ -150,8 +144,9 @@ def to_markdown(res: dict) -> str:
                 f"{o['train_seconds']:.0f} s on {o['device']}.", "",
                 "| set | clips | PESQ-wb | STOI | mel dist |", "|---|---:|---:|---:|---:|"]
         for label, s in o["sets"].items():
-            out.append(f"| {label} | {s['clips']} | {_f(s['pesq_wb'], '.2f')} | {_f(s['stoi'])} | "
-                       f"{_f(s['mel_dist'])} |")
+            num = bench_train._f  # "n/a" for a missing number (PESQ finds no utterance)
+            out.append(f"| {label} | {s['clips']} | {num(s['pesq_wb'], '.2f')} | {num(s['stoi'])} | "
+                       f"{num(s['mel_dist'])} |")
         if math.isnan(o["bar"]["pesq_wb"]):
             out += ["", f"No quality bar is set for preset `{c['preset']}` (presets.ORACLE_BAR).", ""]
         else:

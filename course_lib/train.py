@@ -134,9 +134,7 @@ def train_and_save(args, preset: presets.Preset, rank: int, world: int, device: 
     key = training.cache_key(preset, data.corpus_hash(corpus))
     out = Path(args.out) if args.out is not None else OUT_ROOT / key
     cfg = preset.train
-    rows = data.select(data.read_manifest(corpus), split="train", domain=cfg.domain, condition=cfg.condition)
-    bank = data.ClipBank.from_manifest(corpus, rows, channels=preset.model.channels,
-                                       phones=preset.model.topology == "phone", hop=preset.model.hop)
+    bank = training.preset_bank(preset, corpus)
     model = training.new_model(preset.model, cfg.seed)  # the same initial weights on every rank
     t0 = time.time()
     history = training.train(model, bank, cfg, ckpt_dir=out, device=device, progress=not args.no_progress)

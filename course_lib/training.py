@@ -360,6 +360,15 @@ class TrainedModel:
     history: list[dict]
 
 
+def preset_bank(preset: Preset, corpus: str | os.PathLike) -> data.ClipBank:
+    """The clips ``preset`` trains on: the corpus's train split of its ``train.domain`` and
+    ``train.condition``, with the model's channels (and phone spans for the phone topology)."""
+    rows = data.select(data.read_manifest(corpus), split="train", domain=preset.train.domain,
+                       condition=preset.train.condition)
+    return data.ClipBank.from_manifest(corpus, rows, channels=preset.model.channels,
+                                       phones=preset.model.topology == "phone", hop=preset.model.hop)
+
+
 def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
                   progress: bool = True, init: TrainedModel | None = None, probe=None,
                   aux: torch.nn.Module | None = None, bank=None, monitor=None) -> TrainedModel:
@@ -400,10 +409,7 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
         info = json.loads((ckpt_dir / "info.json").read_text())
         return TrainedModel(model.eval(), {**info, "loaded": True, "dir": str(ckpt_dir)}, state["history"])
     if bank is None:
-        df = data.read_manifest(corpus)
-        rows = data.select(df, split="train", domain=preset.train.domain, condition=preset.train.condition)
-        bank = data.ClipBank.from_manifest(corpus, rows, channels=preset.model.channels,
-                                           phones=preset.model.topology == "phone", hop=preset.model.hop)
+        bank = preset_bank(preset, corpus)
     t0 = time.time()
     probe_log: list[dict] = []
     history = train(model, bank, preset.train, ckpt_dir=ckpt_dir, device=device, progress=progress,

@@ -1,8 +1,9 @@
 from dataclasses import replace
 
+import pytest
 import torch
 
-from course_lib import presets, training
+from course_lib import data, presets, training
 from course_lib.models import ModelConfig
 
 
@@ -210,3 +211,15 @@ def test_score_speech_sets_rows_per_clip_with_voice_and_f0(fake_corpus):
     clips, recon, names, speakers = decoded["held-out speakers"]
     assert names == per_clip.loc[per_clip["split"] == "test", "clip"].tolist()
     assert recon[0].shape == clips[0].shape and speakers == ["spk0"]
+
+
+def test_preset_bank_is_the_train_split_of_the_presets_domain_and_condition(fake_corpus):
+    p = presets.get("smoke")
+    speech = training.preset_bank(p, fake_corpus)
+    df = data.read_manifest(fake_corpus)
+    train = data.select(df, split="train", domain="speech", condition="clean")
+    assert speech.seconds == pytest.approx(train["duration_s"].astype(float).sum(), rel=1e-3)
+    music = training.preset_bank(replace(p, model=replace(p.model, channels=2), train=replace(p.train, domain="music")),
+                                 fake_corpus)
+    batch = music.batch(2, 1600, torch.Generator().manual_seed(0))
+    assert batch.x.shape == (2, 2, 1600)  # stereo, as the preset's model
