@@ -287,12 +287,14 @@ NARROW_WIDTH = 4
 class TeacherLesson:
     """Notebook 05's models: the content teacher's budget, the three encoders and the layer study.
 
-    ``encoders`` and ``layers`` map a label to (autoencoder preset, ``teachers.Coupling`` or None).
+    ``encoders``, ``layers`` and ``wider`` map a label to (autoencoder preset, ``teachers.Coupling``
+    or None); ``wider`` is the acoustic-only / coupled pair again at twice the narrow width.
     """
 
     teacher: object  # teachers.TeacherConfig (imported lazily: presets stays light)
     encoders: dict
     layers: dict
+    wider: dict
 
 
 def teacher_lesson(name: str = "auto", seed: int = 0) -> TeacherLesson:
@@ -300,7 +302,8 @@ def teacher_lesson(name: str = "auto", seed: int = 0) -> TeacherLesson:
     posteriors (KL distillation), the two-path latent (the narrow acoustic stream plus a semantic
     stream of the same width that alone carries the coupling), and one narrow latent aligned by
     cosine (Semantic-VAE's loss) to each end of the teacher: its first layer and its phone logits
-    (the coupled encoder is the third point of that study: phone posteriors, KL).
+    (the coupled encoder is the third point of that study: phone posteriors, KL), and the
+    acoustic-only / coupled pair again at twice the width (``wider``).
     All share the sweep-sized network at 50 Hz and one step budget."""
     from course_lib.teachers import Coupling, TeacherConfig
 
@@ -327,7 +330,10 @@ def teacher_lesson(name: str = "auto", seed: int = 0) -> TeacherLesson:
         "layer 1 (acoustic end) · cosine": (narrow(w), Coupling("layer1", 5.0)),
         "logits (phone end) · cosine": (narrow(w), Coupling("logits", 5.0)),
     }
-    return TeacherLesson(teacher, encoders, layers)
+    # the same contract with room to spare: does the voice still have to go when the latent is wider?
+    wider = {f"acoustic only · {2 * w} channels": (narrow(2 * w), None),
+             f"coupled · {2 * w} channels": (narrow(2 * w), kl)}
+    return TeacherLesson(teacher, encoders, layers, wider)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 from sklearn.compose import TransformedTargetRegressor
+from sklearn.discriminant_analysis import LinearDiscriminantAnalysis
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.metrics import r2_score
@@ -470,6 +471,32 @@ def _dataset(factor, latents, rows, labels, frame_rate, audio, seed):
     y = np.array([str(rows[i][target]) for i in sel])
     test = split_groups([str(rows[i]["source_id"]) for i in sel], seed=seed)
     return utterance_stats([latents[i] for i in sel]), y, test, "held-out sentences (source_id)"
+
+
+def content_squeeze(features, rows, labels, frame_rate: float, width: int, seed: int = 0) -> list[np.ndarray]:
+    """``features`` (per-clip (D, frames)) squeezed linearly to ``width`` channels for phone identity.
+
+    The squeeze is linear discriminant analysis (scikit-learn), fitted on the content probe's
+    *training* side only (the same speech rows and held-out-speaker split ``probe_factor`` uses), so
+    the test voices stay unseen.  LDA keeps the ``width`` directions that best separate the phones:
+    probing its output estimates how much phone identity ``width`` linear channels of these features
+    can carry -- the ceiling a latent of that width coupled to them can hope for.  Returns the
+    squeezed (width, frames) arrays for every clip, parallel to ``features``.
+    """
+    feats, rows = _as_latents(features), _as_rows(rows)
+    _same_length(feats, rows, "manifest rows")
+    _same_length(feats, labels, "label dicts")
+    if not 1 <= width < feats[0].shape[0]:
+        raise ValueError(f"width must be between 1 and the feature size minus one ({feats[0].shape[0] - 1}), "
+                         f"got {width}")
+    X, y, test, _ = _dataset("content", feats, rows, list(labels), frame_rate, None, seed)
+    if len(np.unique(y[~test])) <= width:
+        n = len(np.unique(y[~test]))
+        raise ValueError(f"content squeeze: {n} training phones cannot define {width} directions")
+    with threadpool_limits(1):  # small matrices: one BLAS thread is faster here (see _fit_predict)
+        X_fit, y_fit = _subsample(X[~test], y[~test], 20000, seed)
+        lda = LinearDiscriminantAnalysis(n_components=width).fit(X_fit, y_fit)
+    return [lda.transform(f.T).T.astype(np.float32) for f in feats]
 
 
 @dataclass

@@ -313,6 +313,23 @@ class TeacherAlignment(nn.Module):
         return self.coupling.weight * (1 - cos), {"teacher_cos": float(cos.detach())}
 
 
+@torch.no_grad()
+def teacher_features(teacher: ContentTeacher, audio, layer: str, frame_rate: float) -> list[np.ndarray]:
+    """``teacher``'s ``layer`` for each clip, averaged down to ``frame_rate`` like ``TeacherAlignment``
+    pools it, as (D, frames) arrays: the teacher read as if it were a latent, so a probe can score it."""
+    if not 0 < frame_rate <= 100 or abs(100 / frame_rate - round(100 / frame_rate)) > 1e-6:
+        raise ValueError(f"frame_rate {frame_rate} Hz must divide the teacher's 100 frames/s (50, 25, 20, ...)")
+    down = int(round(100 / frame_rate))
+    teacher.eval()
+    out = []
+    for a in audio:
+        x = torch.as_tensor(np.asarray(a), dtype=torch.float32)
+        x = x.reshape(1, 1, -1) if x.dim() == 1 else x[None]
+        t = teacher(x, layer)
+        out.append((nn.functional.avg_pool1d(t, down, down) if down > 1 else t)[0].numpy())
+    return out
+
+
 # --- frames -------------------------------------------------------------------------------------
 
 

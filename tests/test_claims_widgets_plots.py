@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import matplotlib
 import pytest
@@ -117,12 +118,15 @@ def test_notebook_05_presets_are_well_formed_and_the_gpu_models_take_a_step_on_c
         (acoustic, none), (coupled, c), (two_path, c2) = lesson.encoders.values()
         assert none is None and c is not None and c2.channels == (acoustic.model.width, two_path.model.width)
         assert acoustic.model == coupled.model and two_path.model.width == 2 * acoustic.model.width
-        runs = [*lesson.encoders.values(), *lesson.layers.values()]
+        (wide_acoustic, wide_none), (wide_coupled, wide_c) = lesson.wider.values()
+        assert wide_none is None and wide_c == c  # the same contract, only the width changes
+        assert wide_acoustic.model == wide_coupled.model == replace(acoustic.model, width=2 * acoustic.model.width)
+        runs = [*lesson.encoders.values(), *lesson.layers.values(), *lesson.wider.values()]
         assert len({p.train.steps for p, _ in runs}) == 1  # one step budget for every encoder of 05
         assert {cp.loss for _, cp in lesson.layers.values()} == {"cosine"}  # the layer study holds the loss
     gpu = presets.teacher_lesson("gpu")
     teacher = ContentTeacher(gpu.teacher)
-    for p, cp in [*gpu.encoders.values(), *gpu.layers.values()]:
+    for p, cp in [*gpu.encoders.values(), *gpu.layers.values(), *gpu.wider.values()]:
         assert p.device == "cuda"
         if cp is None:
             continue

@@ -297,3 +297,28 @@ def _no_speech(corpus):
     df = pd.read_csv(corpus / "manifest.csv")
     df[df.domain != "speech"].to_csv(corpus / "manifest.csv", index=False)
     return corpus
+
+
+def test_content_squeeze_keeps_the_phone_directions_and_fits_on_training_voices_only():
+    latents, rows, labels, fr = toy_corpus(channels=3)
+    rng = np.random.default_rng(1)
+    # bury the 3 phone channels under 9 loud noise channels: a squeeze to 2 must find the phone ones
+    feats = [np.concatenate([rng.standard_normal((9, z.shape[1])) * 5, z]) for z in latents]
+    squeezed = P.content_squeeze(feats, rows, labels, fr, width=2)
+    assert len(squeezed) == len(feats) and all(s.shape == (2, f.shape[1]) for s, f in zip(squeezed, feats))
+    kept = P.probe_factor("content", squeezed, rows, labels, fr)
+    noise_only = P.probe_factor("content", [f[:2] for f in feats], rows, labels, fr)
+    assert kept.above_chance > 0.6 and noise_only.above_chance < 0.15
+    # the held-out voices' phones never reach the fit: relabelling them leaves the squeeze unchanged
+    shuffled = [dict(lab, phones=[dict(p, phone="pau") for p in lab["phones"]]) if r["split"] == "test" else lab
+                for r, lab in zip(rows, labels)]
+    again = P.content_squeeze(feats, rows, shuffled, fr, width=2)
+    assert all(np.allclose(a, b) for a, b in zip(squeezed, again))
+
+
+def test_content_squeeze_rejects_a_width_it_cannot_give():
+    latents, rows, labels, fr = toy_corpus(channels=6)
+    with pytest.raises(ValueError, match="width"):
+        P.content_squeeze(latents, rows, labels, fr, width=6)
+    with pytest.raises(ValueError, match="cannot define"):  # 4 phones define at most 3 directions
+        P.content_squeeze(latents, rows, labels, fr, width=4)

@@ -491,3 +491,21 @@ def test_the_projection_head_starts_from_its_seed_not_from_what_ran_before(fake_
         align = TeacherAlignment(teacher, Coupling("layer1", 1.0), p.model.width, p.model.down, seed=1)
         runs.append(training.train_or_load(p, corpus=corpus, root=tmp_path / f"ck{i}", progress=False, aux=align))
     assert all(torch.equal(v, runs[1].model.state_dict()[k]) for k, v in runs[0].model.state_dict().items())
+
+
+def test_teacher_features_are_the_layer_pooled_to_the_latent_rate():
+    import numpy as np
+
+    from course_lib.teachers import teacher_features
+
+    t = ContentTeacher(TINY).eval()
+    noise = np.random.default_rng(0).standard_normal(16000).astype(np.float32) * 0.1
+    audio = [noise, np.zeros(8000, np.float32) + 0.01]
+    f50 = teacher_features(t, audio, "logits", 50.0)
+    assert [f.shape for f in f50] == [(len(PHONES), 50), (len(PHONES), 25)]
+    with torch.no_grad():
+        full = t(torch.as_tensor(audio[0])[None, None], "logits")[0].numpy()
+    np.testing.assert_allclose(f50[0], full.reshape(len(PHONES), 50, 2).mean(-1), rtol=1e-5, atol=1e-6)
+    assert teacher_features(t, audio[:1], "layer1", 100.0)[0].shape == (TINY.dim, 100)
+    with pytest.raises(ValueError, match="divide"):
+        teacher_features(t, audio, "logits", 30.0)
