@@ -269,13 +269,15 @@ groups = {W: (c[acoustic], c[coupled], squeezed[W]["content"].score, s[acoustic]
                   squeezed[2 * W]["content"].score, wider[wide_acoustic]["speaker"].score,
                   wider[wide_coupled]["speaker"].score)}
 for i, (k, (ca, cc, ceil, sa, sc)) in enumerate(groups.items()):
-    for j, (v, colour, name) in enumerate(((ca, "#777", "acoustic only"), (cc, "#d62728", "coupled"))):
-        axes[0].bar(i + (j - 0.5) * 0.35, v, 0.35, color=colour, label=name if i == 0 else None)
-        axes[1].bar(i + (j - 0.5) * 0.35, (sa, sc)[j], 0.35, color=colour, label=name if i == 0 else None)
+    for j, (colour, name) in enumerate((("#777", "acoustic only"), ("#d62728", "coupled"))):
+        for ax, v in zip(axes, ((ca, cc)[j], (sa, sc)[j])):
+            ax.bar(i + (j - 0.5) * 0.35, v, 0.35, color=colour, label=name if i == 0 else None)
+            ax.text(i + (j - 0.5) * 0.35, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
     axes[0].hlines(ceil, i - 0.4, i + 0.4, color="k", ls="--", label="the teacher squeezed to this width" if i == 0 else None)
 for ax, title in zip(axes, ("content probe (unseen voices)", "speaker probe (new sentences)")):
     ax.set_xticks(range(len(groups)), [f"{k} channels" for k in groups])
-    ax.set_ylabel("accuracy"); ax.set_title(title, fontsize=10); ax.legend(fontsize=8)
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)  # room for the legend above the bars
+    ax.set_ylabel("accuracy"); ax.set_title(title, fontsize=10); ax.legend(fontsize=8, loc="upper left", ncol=2)
 plt.tight_layout(); plt.show()
 ''')
 md("""
