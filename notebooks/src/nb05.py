@@ -227,8 +227,9 @@ The coupled latent can pass on only what the teacher knows, and only as much of 
 hold. How much phone identity *fits* in four linear channels? Ask the teacher itself. Take its phone
 logits (41 numbers a frame, pooled to 50 Hz), squeeze them to four channels with the linear map that
 best separates the phones (linear discriminant analysis, fitted on the training voices only), and
-probe the result exactly like a latent. That is a ceiling for the coupled latent: the most of this
-teacher's phone knowledge that four linear channels carry.
+probe the result exactly like a latent. That estimates the ceiling for the coupled latent: about
+the most of this teacher's phone knowledge that four linear channels carry. (An estimate, not a
+bound: LDA is the best linear squeeze only when every phone's frames spread alike.)
 
 Then the same at eight channels, with the acoustic-only / coupled pair trained again at that width:
 with room to spare, does the teacher still push the voice out?
