@@ -74,7 +74,7 @@ SPECS = (
               "oracle and predicted quality pull apart along the rate curve", "Target-KL",
               lambda m: {"rankings differ": float(m["best_oracle"] != m["best_predicted"])}),
     ClaimSpec("C8", "04", "sampled posterior targets", "sampled posterior targets help the predictor", "SALAD",
-              lambda m: {"gain (mel)": m["gain_mel"]}),
+              lambda m: {"gain (mel, flow head)": m["gain_mel"]}),
     ClaimSpec("C9", "04", "an average hides", "an average hides a channel or regime carrying the debt",
               "the essay's dashboard", lambda m: {"residual excess (×)": m["residual"]["place_excess"]}),
     ClaimSpec("C10", "05", "C10", "a coupled content teacher raises content, drops speaker", "VibeVoice",
