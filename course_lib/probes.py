@@ -480,8 +480,9 @@ def content_squeeze(features, rows, labels, frame_rate: float, width: int, seed:
     *training* side only (the same speech rows and held-out-speaker split ``probe_factor`` uses), so
     the test voices stay unseen.  LDA keeps the ``width`` directions that best separate the phones:
     probing its output estimates how much phone identity ``width`` linear channels of these features
-    can carry -- the ceiling a latent of that width coupled to them can hope for.  Returns the
-    squeezed (width, frames) arrays for every clip, parallel to ``features``.
+    can carry: about what a latent of that width coupled to them can reach (an estimate, not a bound;
+    LDA is the best linear squeeze only when every class spreads alike).  Returns the squeezed
+    (width, frames) arrays for every clip, parallel to ``features``.
     """
     feats, rows = _as_latents(features), _as_rows(rows)
     _same_length(feats, rows, "manifest rows")

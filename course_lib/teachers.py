@@ -317,9 +317,11 @@ class TeacherAlignment(nn.Module):
 def teacher_features(teacher: ContentTeacher, audio, layer: str, frame_rate: float) -> list[np.ndarray]:
     """``teacher``'s ``layer`` for each clip, averaged down to ``frame_rate`` like ``TeacherAlignment``
     pools it, as (D, frames) arrays: the teacher read as if it were a latent, so a probe can score it."""
-    if not 0 < frame_rate <= 100 or abs(100 / frame_rate - round(100 / frame_rate)) > 1e-6:
-        raise ValueError(f"frame_rate {frame_rate} Hz must divide the teacher's 100 frames/s (50, 25, 20, ...)")
-    down = int(round(100 / frame_rate))
+    rate = teacher.mel.sample_rate / teacher.hop  # the teacher's own frames per second (100)
+    if not 0 < frame_rate <= rate or abs(rate / frame_rate - round(rate / frame_rate)) > 1e-6:
+        raise ValueError(f"frame_rate {frame_rate} Hz must divide the teacher's {rate:g} frames/s "
+                         f"({rate / 2:g}, {rate / 4:g}, ...)")
+    down = int(round(rate / frame_rate))
     teacher.eval()
     out = []
     for a in audio:
