@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 import time
 from collections.abc import Callable
@@ -165,6 +166,28 @@ def summarise(records: list[dict], preset: str = "cpu", seeds=SEEDS) -> pd.DataF
     return pd.DataFrame(rows)
 
 
+def keep_previous_rows(table: pd.DataFrame, previous: str) -> tuple[pd.DataFrame, list[str]]:
+    """Claims with no records here ("not run") take their row from ``previous``, the table written
+    before: a run over some notebooks' records must not erase the verdicts of the others.
+
+    Returns the table and the ids of the rows kept; each kept row still shows its own "last run".
+    """
+    cols, kept = list(table.columns), []
+    old = {}
+    for line in previous.splitlines():
+        cells = [c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+        if len(cells) == len(cols) and cells[0] in set(table["claim"]):
+            old[cells[0]] = cells
+    table = table.copy()
+    verdict = cols.index("seeds holding")
+    for i, row in table.iterrows():
+        prev = old.get(row["claim"])
+        if row["seeds holding"] == "not run" and prev is not None and prev[verdict] != "not run":
+            table.loc[i, cols] = prev
+            kept.append(row["claim"])
+    return table, kept
+
+
 def markdown(table: pd.DataFrame, preset: str, title: bool = True) -> str:
     """The table as markdown, after a heading and what it was made from (``title=False``: without
     the heading, for the README's ``claims`` block)."""
@@ -188,6 +211,9 @@ def main(argv=None) -> int:
                     help="also write the table into this file's <!-- claims:begin/end --> block")
     args = ap.parse_args(argv)
     table = summarise(read_records(args.claims_dir), args.preset)
+    table, kept = keep_previous_rows(table, args.out.read_text(encoding="utf-8") if args.out.exists() else "")
+    if kept:
+        print(f"no records for {', '.join(kept)} here: kept their rows from {args.out}")
     readme = None
     if args.readme is not None:  # fail before writing anything if the README has no block for it
         readme = replace_marked_block(args.readme.read_text(encoding="utf-8"), "claims",

@@ -65,6 +65,28 @@ def test_readme_block_is_rewritten_and_a_readme_without_one_stops_before_writing
     assert not out.exists() and readme.read_text() == "no block here\n"
 
 
+def test_a_run_over_some_records_keeps_the_other_claims_rows(tmp_path):
+    """A records folder with 04's records only must not turn 03's and 06's verdicts into "not run"."""
+    first, second, out = tmp_path / "first", tmp_path / "second", tmp_path / "claims.md"
+    first.mkdir(), second.mkdir()
+    (first / "03.jsonl").write_text("".join(json.dumps(_rec("03", "D(ẑ) is clearly worse", True,
+                                                            {"gap_mel": 0.2, "stoi_drop": 0.1}, s, 1)) + "\n"
+                                            for s in range(5)))
+    (first / "06.jsonl").write_text(json.dumps(_rec("06", "C14 frozen-encoder polish", True, {
+        "mel_gain": 0.05, "mrstft_gain": 0.03, "max_abs_change": 0.0}, 0, 1)) + "\n")  # its effect holds a "|"
+    assert ct.main(["--claims-dir", str(first), "--out", str(out)]) == 0
+    before = out.read_text()
+    (second / "04.jsonl").write_text(json.dumps(_rec("04", "an average hides", True, {
+        "kl": {"place_excess": 1.2}, "residual": {"place_excess": 1.9}}, 0, 2)) + "\n")
+    assert ct.main(["--claims-dir", str(second), "--out", str(out)]) == 0
+    after = out.read_text()
+    for claim in ("| C4 | 03 |", "| C14 | 06 |"):  # kept, character for character
+        assert next(line for line in after.splitlines() if line.startswith(claim)) == \
+            next(line for line in before.splitlines() if line.startswith(claim))
+    assert "5/5 holds" in after and "\\|Δz\\|" in after and "1/1 (seeds 0 only)" in after
+    assert next(line for line in after.splitlines() if line.startswith("| C1 |")).endswith("| not run |  |")
+
+
 TWO = {"acoustic only": 0.3, "coupled to the teacher": 0.35, "two-path (acoustic + semantic)": 0.4}
 MEASURED = {  # one measured dict per claim, shaped like the notebooks' check_claim calls
     "C0": {"pan_ild_correlation": 1.0, "f0_median_abs_cents": 11.0},
