@@ -167,9 +167,8 @@ The claim is judged on the flow head.
 code('''
 rows = {"regression · mean targets": rate_rows[mid_label]}
 rows["regression · sampled targets"] = measure(mid_label, rate_sweep[mid_label], head_targets="sample")[3]
-for t in ("mean", "sample"):
-    rows[f"flow · {t}{'d' if t == 'sample' else ''} targets"] = measure(mid_label, rate_sweep[mid_label],
-                                                                       head_targets=t, head="flow")[3]
+for t, name in (("mean", "mean"), ("sample", "sampled")):
+    rows[f"flow · {name} targets"] = measure(mid_label, rate_sweep[mid_label], head_targets=t, head="flow")[3]
 targets = pd.DataFrame(rows).T
 display(targets[["predictor nMSE", "D(ẑ) mel", "D(ẑ) STOI", "gap mel"]].round(4))
 flow_mean, flow_sampled = targets.loc["flow · mean targets"], targets.loc["flow · sampled targets"]
