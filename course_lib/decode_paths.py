@@ -203,29 +203,38 @@ def project(projector: Projector, zs: list[torch.Tensor]) -> list[torch.Tensor]:
 @torch.no_grad()
 def all_paths(model: Autoencoder, study, clips: list[torch.Tensor] | None = None, projector: Projector | None = None,
               noise_std: torch.Tensor | None = None, seed: int = 0,
-              noise_corr: torch.Tensor | None = None) -> dict[str, list[torch.Tensor]]:
+              noise_corr: torch.Tensor | None = None, rows: tuple[str, ...] = ROWS) -> dict[str, list[torch.Tensor]]:
     """Decode every row of the table for a ``predictors.study``: the five paths in ``ROWS``.
 
     ``clips`` (the evaluation audio) are needed for the posterior-sample row; ``noise_std``
     defaults to ``residual_std(study)`` and ``noise_corr`` (lag-1 correlation of the noise along
-    time) to white noise; without a ``projector`` the projected row is left out.
+    time) to white noise; without a ``projector`` the projected row is left out.  ``rows`` picks a
+    subset (a sweep that only compares the oracle with the prediction skips the other decodes);
+    the noisy row draws the same noise whichever rows are asked for.
     """
+    unknown = [r for r in rows if r not in ROWS]
+    if unknown:
+        raise ValueError(f"all_paths: unknown rows {unknown}; the rows are {list(ROWS)}")
     lengths = [u.length for u in study.eval]
     spans = [u.spans for u in study.eval]
-    noise_std = residual_std(study) if noise_std is None else noise_std
-    gen = torch.Generator().manual_seed(seed)
-    paths = {ORACLE: decode_latents(model, [u.z for u in study.eval], lengths, spans)}
-    if clips is not None:
+    paths = {}
+    if ORACLE in rows:
+        paths[ORACLE] = decode_latents(model, [u.z for u in study.eval], lengths, spans)
+    if clips is not None and SAMPLED in rows:
         rng = torch.get_rng_state()
         torch.manual_seed(seed)  # the bottleneck samples with the global generator
         model.eval()
         sampled = [model.encode(x[None], sample=True, spans=sp[None]).z[0] for x, sp in zip(clips, spans)]
         torch.set_rng_state(rng)
         paths[SAMPLED] = decode_latents(model, sampled, lengths, spans)
-    noisy = [u.z + calibrated_noise(tuple(u.z.shape), noise_std, noise_corr, gen) for u in study.eval]
-    paths[NOISY] = decode_latents(model, noisy, lengths, spans)
-    paths[PREDICTED] = decode_latents(model, study.z_hat, lengths, spans)
-    if projector is not None:
+    if NOISY in rows:
+        noise_std = residual_std(study) if noise_std is None else noise_std
+        gen = torch.Generator().manual_seed(seed)
+        noisy = [u.z + calibrated_noise(tuple(u.z.shape), noise_std, noise_corr, gen) for u in study.eval]
+        paths[NOISY] = decode_latents(model, noisy, lengths, spans)
+    if PREDICTED in rows:
+        paths[PREDICTED] = decode_latents(model, study.z_hat, lengths, spans)
+    if projector is not None and PROJECTED in rows:
         paths[PROJECTED] = decode_latents(model, project(projector, study.z_hat), lengths, spans)
     return paths
 

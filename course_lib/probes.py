@@ -519,6 +519,14 @@ class ProbeSet:
     def mono(self) -> list[np.ndarray]:
         return [x.mean(dim=0).numpy() for x in self.audio]
 
+    def probe(self, latents, frame_rate: float, factors: tuple[str, ...] = ("content", "speaker"),
+              seed: int = 0) -> dict[str, ProbeResult]:
+        """``probe_factor`` for each of ``factors`` on per-clip ``latents`` parallel to these clips
+        (an encoder's, or any features at ``frame_rate`` frames per second): {factor: result}."""
+        audio = self.mono() if "energy" in factors else None  # only the energy probe reads the waveform
+        return {f: probe_factor(f, latents, self.rows, self.labels, frame_rate, audio=audio, seed=seed)
+                for f in factors}
+
 
 def probe_set(corpus, n_train: int = 250, n_degraded: int = 100, seed: int = 0) -> ProbeSet:
     """Speech for a ledger: ``n_train`` clean training-split clips (evenly spaced), every clean

@@ -100,6 +100,12 @@ def test_all_five_paths_and_the_table():
     pp = DP.all_paths(plain, _Study(pu, [u.z for u in pu]), clips)
     assert torch.equal(pp[DP.SAMPLED][0], pp[DP.ORACLE][0])  # deterministic bottleneck: the same row
     assert DP.PROJECTED not in pp
+    # a subset decodes only what it names, and the same audio as the full table (noise included)
+    sub = DP.all_paths(m, st, clips, proj, rows=(DP.NOISY, DP.PREDICTED))
+    assert list(sub) == [DP.NOISY, DP.PREDICTED]
+    assert all(torch.equal(sub[k][0], paths[k][0]) for k in sub)
+    with pytest.raises(ValueError, match="unknown rows"):
+        DP.all_paths(m, st, rows=("D(z)",))
 
 
 def test_decoder_finetune_with_latent_noise_freezes_the_encoder(fake_corpus, tmp_path):

@@ -216,6 +216,21 @@ def test_probe_factor_content_on_held_out_speakers():
     assert noise.above_chance < 0.15
 
 
+def test_probe_set_probe_is_probe_factor_per_factor():
+    import torch
+
+    latents, rows, labels, fr = toy_corpus()
+    audio = [torch.from_numpy(np.random.default_rng(i).standard_normal((1, 8000))) * 0.1 for i in range(len(rows))]
+    ps = P.ProbeSet(rows, labels, audio)
+    got = ps.probe(latents, fr, factors=("content", "speaker", "energy"), seed=3)
+    assert list(got) == ["content", "speaker", "energy"]
+    for f in ("content", "speaker"):
+        assert got[f].to_dict() == P.probe_factor(f, latents, rows, labels, fr, seed=3).to_dict()
+    assert got["energy"].to_dict() == P.probe_factor("energy", latents, rows, labels, fr, audio=ps.mono(),
+                                                     seed=3).to_dict()
+    assert got["content"].above_chance > 0.8
+
+
 def test_probe_factor_takes_a_dataframe_and_falls_back_to_seeded_speakers():
     latents, rows, labels, fr = toy_corpus()
     df = pd.DataFrame(rows).assign(split="train")  # no test split: hold out speakers by seed

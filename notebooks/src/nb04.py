@@ -67,8 +67,7 @@ def measure(label, p, head_targets="mean", head="regression"):
     run = training.train_or_load(p, progress=False)
     st = predictors.study(run.model, corpus, train_rows, eval_rows, vocab, speakers,
                           replace(budget, targets=head_targets), head=head, progress=False, cache_dir=run.info["dir"])
-    paths = {k: v for k, v in decode_paths.all_paths(run.model, st, None, None, None, seed).items()
-             if k in (decode_paths.ORACLE, decode_paths.PREDICTED)}
+    paths = decode_paths.all_paths(run.model, st, seed=seed, rows=(decode_paths.ORACLE, decode_paths.PREDICTED))
     tab = decode_paths.decode_path_table(refs, paths, pesq=False)
     o, q = tab.loc[decode_paths.ORACLE], tab.loc[decode_paths.PREDICTED]
     tail = run.history[-20:]  # the KL actually held at the end of training

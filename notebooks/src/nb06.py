@@ -66,9 +66,7 @@ pset = probes.probe_set(corpus, n_train={"smoke": 12, "cpu": 150}.get(preset, 40
 
 @staging.per_encoder  # a frozen phase leaves the latent, hence the probes, unchanged: probe once
 def protected_probes(model):
-    latents = pset.latents(model)
-    return {f: probes.probe_factor(f, latents, pset.rows, pset.labels, model.cfg.latent_rate, seed=seed).score
-            for f in ("content", "speaker")}
+    return {f: r.score for f, r in pset.probe(pset.latents(model), model.cfg.latent_rate, seed=seed).items()}
 
 def alignment():
     """The teacher coupling of notebook 05 (phone posteriors, KL), with a fresh projection head."""
