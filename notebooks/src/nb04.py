@@ -252,7 +252,13 @@ row is from that run, against its plain codec's 0.651 / 0.798.)
   seed 0, and differences of −0.003 to +0.003 mel over the five seeds, against the claim's 0.01.
   The posterior std (0.3–0.5 of the latent's) is small next to what a 300-step generator gets
   wrong (the flow head's nMSE is about 1), and the decoder, trained on posterior samples, decodes
-  both kinds of sample alike.
+  both kinds of sample alike. A better generator does not change that. In a script run (seed 4)
+  we trained the flow head for 1000 and 2500 steps instead of 300. Its nMSE with mean targets fell
+  from 1.01 to 0.56 and 0.37, and D(ẑ) from 1.009 to 0.950 and 0.912. Sampled targets still
+  changed D(ẑ) by −0.0008 and −0.0011 mel. So the generator's skill is not what is missing. The
+  decoder treats a posterior sample and the posterior mean alike, so it does not matter which
+  one the generator learns to draw. The claim needs a posterior wide enough that a decoder
+  tells its mean from its samples: a lower rate point, trained long enough to be a usable codec.
 - **The debt is not where the average puts it** (claim 3, holds): transient frames — onsets, 14% of
   the frames — carry 27% of the predictor's residual energy (1.9× their share); their residual is
   0.57 of the latent std against 0.31 in silence. The KL, by contrast, is spread evenly over places,
