@@ -214,6 +214,27 @@ def _stereo(x: torch.Tensor, name: str) -> torch.Tensor:
     return x.detach().cpu().float()
 
 
+def _ild_bins(est: torch.Tensor, ref: torch.Tensor, name: str, n_fft: int, hop: int, floor_db: float,
+              range_db: float) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Per-bin ILD (dB) of ``est`` and ``ref`` over the reference's active bins; None when the
+    reference is silent (it has no image to keep).  See ``ild_error_db`` for the definitions."""
+    est, ref = _stereo(est, name), _stereo(ref, name)
+    n = min(est.shape[-1], ref.shape[-1])
+    window = torch.hann_window(n_fft)
+    mag_est = torch.stft(est[:, :n], n_fft, hop, window=window, return_complex=True).abs()
+    mag_ref = torch.stft(ref[:, :n], n_fft, hop, window=window, return_complex=True).abs()
+
+    def ild(m):
+        m = m.clamp_min(m.max() * 10 ** (floor_db / 20) + 1e-12)  # + 1e-12: silence stays finite
+        return 20 * torch.log10(m[0] / m[1])
+
+    power = mag_ref.square().sum(0)
+    if power.max() <= 0:
+        return None
+    active = power >= power.max() * 10 ** (-range_db / 10)
+    return ild(mag_est)[active], ild(mag_ref)[active]
+
+
 def ild_error_db(est: torch.Tensor, ref: torch.Tensor, sample_rate: int = 16000, n_fft: int = 1024,
                  hop: int = 256, floor_db: float = -60.0, range_db: float = 40.0) -> float:
     """Stereo image error: mean |ILD(est) - ILD(ref)| in dB over the reference's active bins.
@@ -227,21 +248,32 @@ def ild_error_db(est: torch.Tensor, ref: torch.Tensor, sample_rate: int = 16000,
     ``sample_rate`` does not change the number (bins are not weighted by frequency); it is there for
     the same call shape as the other metrics.
     """
-    est, ref = _stereo(est, "ild_error_db"), _stereo(ref, "ild_error_db")
-    n = min(est.shape[-1], ref.shape[-1])
-    window = torch.hann_window(n_fft)
-    mag_est = torch.stft(est[:, :n], n_fft, hop, window=window, return_complex=True).abs()
-    mag_ref = torch.stft(ref[:, :n], n_fft, hop, window=window, return_complex=True).abs()
-
-    def ild(m):
-        m = m.clamp_min(m.max() * 10 ** (floor_db / 20) + 1e-12)  # + 1e-12: silence stays finite
-        return 20 * torch.log10(m[0] / m[1])
-
-    power = mag_ref.square().sum(0)
-    if power.max() <= 0:
+    bins = _ild_bins(est, ref, "ild_error_db", n_fft, hop, floor_db, range_db)
+    if bins is None:
         return float("nan")  # a silent reference has no image to keep
-    active = power >= power.max() * 10 ** (-range_db / 10)
-    return float((ild(mag_est) - ild(mag_ref))[active].abs().mean())
+    ild_est, ild_ref = bins
+    return float((ild_est - ild_ref).abs().mean())
+
+
+def ild_correlation(est: torch.Tensor, ref: torch.Tensor, n_fft: int = 1024, hop: int = 256,
+                    floor_db: float = -60.0, range_db: float = 40.0) -> float:
+    """Is there an image at all?  Pearson correlation between the per-bin ILDs of ``est`` and
+    ``ref`` over the reference's active bins (the bins of ``ild_error_db``).
+
+    1 = every bin leans the way the reference leans (a level offset between channels does not
+    lower it; ``ild_error_db`` sees that); 0 = no relation, which is also the score of a mono copy
+    (its ILD is 0 everywhere: no image to correlate); -1 = left and right swapped.  An error in dB
+    mixes "no image" with "an image in the wrong place"; this number tells them apart.
+    """
+    bins = _ild_bins(est, ref, "ild_correlation", n_fft, hop, floor_db, range_db)
+    if bins is None:
+        return float("nan")
+    ild_est, ild_ref = (b.double() for b in bins)
+    if ild_est.numel() < 2 or float(ild_ref.std()) < 1e-9:
+        return float("nan")  # a reference with one ILD everywhere has no image to follow
+    if float(ild_est.std()) < 1e-9:
+        return 0.0  # a flat estimate (e.g. mono) carries no image
+    return float(torch.corrcoef(torch.stack([ild_est, ild_ref]))[0, 1])
 
 
 def chroma_error(est: torch.Tensor, ref: torch.Tensor, sample_rate: int = 16000, n_fft: int = 4096,

@@ -177,6 +177,24 @@ def test_ild_error_sees_swap_and_mono_collapse_but_not_a_common_gain():
     assert swapped > metrics.ild_error_db(mono, x)  # a swap mirrors every ILD, a collapse zeroes it
 
 
+def test_ild_correlation_tells_no_image_from_a_wrong_one():
+    x = two_source_stereo()
+    assert metrics.ild_correlation(x, x) == pytest.approx(1.0, abs=1e-9)
+    # a level offset between the channels moves every ILD by the same dB: the error sees it, this does not
+    offset = x * torch.tensor([[2.0], [1.0]])
+    assert metrics.ild_correlation(offset, x) > 0.99 and metrics.ild_error_db(offset, x) > 5.0
+    assert metrics.ild_correlation(x.flip(0), x) == pytest.approx(-1.0, abs=1e-9)
+    mono = x.mean(dim=0, keepdim=True).expand(2, -1)
+    assert metrics.ild_correlation(mono, x) == 0.0
+    g = torch.Generator().manual_seed(0)
+    ref, other = (0.1 * torch.randn(x.shape, generator=g) for _ in range(2))  # every bin its own ILD
+    assert abs(metrics.ild_correlation(other, ref)) < 0.05 and metrics.ild_error_db(other, ref) > 3.0
+    assert metrics.ild_correlation(ref + 0.3 * other, ref) > 0.5  # a partly right image scores between
+    assert math.isnan(metrics.ild_correlation(torch.zeros_like(x), torch.zeros_like(x)))
+    with pytest.raises(ValueError, match="ild_correlation needs stereo"):
+        metrics.ild_correlation(x[:1], x[:1])
+
+
 @pytest.mark.parametrize("shape", [(1, 8000), (8000,), (3, 8000), (1, 2, 8000)])
 def test_ild_error_rejects_non_stereo(shape):
     with pytest.raises(ValueError, match="stereo"):
