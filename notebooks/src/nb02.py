@@ -156,6 +156,7 @@ plots.ranking({shortm[k]: v for k, v in mu["width error dB"].items()}, ax=axes[3
               xlabel="|side/mid − original| dB")
 plots.ranking({shortm[k]: v for k, v in mu["ILD corr"].items()}, ax=axes[4], title="is there an image? ILD corr",
               xlabel="correlation (a mono copy: 0)", lower_is_better=False)
+axes[4].set_xlim(min(0.0, mu["ILD corr"].min() - 0.05), 1.0)  # on the full scale: 1 = the image kept
 fig.tight_layout()
 plt.show()
 ''')
