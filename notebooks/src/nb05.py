@@ -426,14 +426,13 @@ third point below.
 What would make the content rise show in every seed: a teacher with clearly more to say in four
 channels than a four-channel acoustic latent already carries, one that generalises better to new
 voices. More training alone does not give it here. In a script run (seed 0) we trained the teacher
-for 1200 steps instead of 400, and also made it larger (192 wide, 4 layers, 59 s). Its accuracy on
+for 1200 steps instead of 400, and separately made it larger as well (192 wide, 4 layers, 59 s). Its accuracy on
 unseen voices stayed at 48%, the same as before. Its four-channel squeeze did not rise
 (0.247 and 0.276, against 0.295). The coupled latent's content gain stayed at +0.005 and +0.001.
-So the limit is what the teacher hears, not its size or steps: five base TTS voices in training
+So the limit is not its size or steps; most likely it is what the teacher hears: five base TTS voices in training
 (25 speakers made from them by pitch and rate), and two different ones at test time. The `gpu`
 corpus has more variants and sentences of the same voices, and a deeper teacher trained for 3000
-steps. We have not measured whether that is enough; a teacher trained on many real speakers
-would be. Section 5 measures that headroom in every run, so a learner can see whether their
+steps. We have not measured whether that is enough. Section 5 measures that headroom in every run, so a learner can see whether their
 teacher has it.
 
 ## Takeaway
