@@ -2,7 +2,9 @@
 
 Each notebook in ``notebooks/`` runs in order with its ``parameters`` cell set to the preset and
 seed; executed copies (with figures and audio) go to ``--out``, with ``times.json`` holding the
-wall-clock seconds of each.  ``--html`` also writes a static HTML page per notebook.
+wall-clock seconds of each.  ``--html`` also writes a static HTML page per notebook.  Notebooks are
+independent, so one that stops (a claim not shown in a preset meant to show it, or an error) does
+not stop the others: every notebook runs, and the exit status is 1 if any stopped.
 """
 
 from __future__ import annotations
@@ -19,13 +21,14 @@ from course_lib.presets import resolve
 
 
 def run(preset: str = "auto", seed: int = 0, out: Path | None = None, only: list[str] | None = None,
-        html: bool = False, kernel: str = "course", keep_going: bool = False) -> dict[str, float]:
+        html: bool = False, kernel: str = "course", keep_going: bool = False,
+        notebooks_dir: Path | None = None) -> dict[str, float]:
     import papermill
 
     preset = resolve(preset)
     out = Path(out or REPO_ROOT / "build" / preset)
     out.mkdir(parents=True, exist_ok=True)
-    notebooks = sorted((REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
+    notebooks = sorted(Path(notebooks_dir or REPO_ROOT / "notebooks").glob("[0-9]*.ipynb"))
     if only:
         notebooks = [nb for nb in notebooks if any(nb.name.startswith(o) for o in only)]
     if not notebooks:
@@ -48,21 +51,24 @@ def run(preset: str = "auto", seed: int = 0, out: Path | None = None, only: list
                 kernel_name=kernel, cwd=str(nb.parent), progress_bar=False, log_output=False,
             )
         except papermill.PapermillExecutionError as err:
-            if not keep_going:
-                raise
-            # make claims: a claim that does not hold raises in its notebook; its verdict is already
-            # recorded, and the other notebooks and seeds still have to run
-            print(f"   {nb.name}: stopped at {err.ename}: {str(err.evalue).splitlines()[0][:200]}", flush=True)
-            failed.append(nb.name)
+            # Notebooks are independent: one that stops (a claim not shown, an error) does not stop
+            # the others.  Its executed copy, saved up to the failing cell, shows where and why.
+            why = f"{err.ename}: {(str(err.evalue).splitlines() or [''])[0][:200]}"
+            print(f"   {nb.name}: stopped at {why}", flush=True)
+            failed.append(f"{nb.name} ({why})")
         times[nb.name] = round(time.time() - t0, 1)
         print(f"   {nb.name}: {times[nb.name]} s", flush=True)
         times_path.write_text(json.dumps(times, indent=1))
-        if html:
+        if html and (out / nb.name).exists():  # a stopped notebook's page shows the cell where it stopped
             _to_html(out / nb.name)
     if html:
         write_index(out, preset, seed)
     if failed:
-        print(f"stopped (their claim records are in build/claims/): {', '.join(failed)}", flush=True)
+        msg = f"{len(failed)} of {len(notebooks)} notebooks stopped (claim records: build/claims/; " \
+              f"executed copies: {out}): " + "; ".join(failed)
+        if not keep_going:
+            raise SystemExit(msg)  # exit status 1: make course / make test fail, after every notebook ran
+        print(msg, flush=True)  # make claims: the verdicts are the result, a stopped notebook is one of them
     return times
 
 
@@ -153,7 +159,9 @@ def main(argv=None) -> int:
     ap.add_argument("--only", nargs="*", help="notebook name prefixes, e.g. 00 03")
     ap.add_argument("--html", action="store_true")
     ap.add_argument("--keep-going", action="store_true",
-                    help="a notebook that stops (a claim not shown) does not stop the others (make claims)")
+                    help="record a claim that is not shown instead of raising, and exit 0 when a notebook "
+                         "stops (make claims); without it every notebook still runs, and the exit status is 1 "
+                         "if any stopped")
     args = ap.parse_args(argv)
     run(args.preset, args.seed, args.out, args.only, args.html, keep_going=args.keep_going)
     return 0

@@ -1,8 +1,10 @@
 """The static HTML course: an index page over the executed notebooks."""
 
 import json
+from pathlib import Path
 
 import nbformat
+import pytest
 
 from course_lib.run_notebooks import write_index
 
@@ -54,3 +56,35 @@ def test_static_pages_load_nothing_from_the_network():
     remote = re.findall(r"""<(?:script|link|img|iframe)[^>]*(?:src|href)=["'](https?:[^"']+)""", page)
     assert remote == [], remote  # no CDN script or stylesheet: the page works offline
     assert "require.min.js" not in page and "mathjax" not in page.lower()
+
+
+def test_a_stopped_notebook_does_not_stop_the_others(tmp_path, monkeypatch):
+    import papermill
+
+    from course_lib import run_notebooks as rn
+    from course_lib.claims import RECORD_ONLY_ENV
+
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    names = ["00_a.ipynb", "01_b.ipynb", "02_c.ipynb"]
+    for name in names:
+        nbformat.write(nbformat.v4.new_notebook(), str(nbdir / name))
+    ran = []
+
+    def execute(inp, outp, **kw):  # papermill without a kernel: 01 stops at a claim
+        ran.append(Path(inp).name)
+        if Path(inp).name == "01_b.ipynb":
+            raise papermill.PapermillExecutionError(3, 1, "check_claim(...)", "ClaimNotShown",
+                                                    "01: claim 'x' not shown in preset 'gpu'\nmore", [])
+        Path(outp).write_text("{}")
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute)
+    monkeypatch.setenv(RECORD_ONLY_ENV, "0")  # run(keep_going=True) sets it; restored after the test
+    with pytest.raises(SystemExit, match=r"1 of 3 notebooks stopped .*01_b\.ipynb \(ClaimNotShown: 01: claim 'x' "
+                                         r"not shown in preset 'gpu'\)$"):
+        rn.run("smoke", 0, tmp_path / "course", notebooks_dir=nbdir)
+    assert ran == names  # 02 ran after 01 stopped
+    assert set(json.loads((tmp_path / "course" / "times.json").read_text())) == set(names)
+    ran.clear()
+    times = rn.run("smoke", 0, tmp_path / "claims", notebooks_dir=nbdir, keep_going=True)  # make claims: exit 0
+    assert ran == names and set(times) == set(names)
