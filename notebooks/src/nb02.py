@@ -279,8 +279,7 @@ After 200 steps no decoder has learned where the instruments sit: every row land
 the mono copy's 9.1 dB, and the claim compares two images that are not there. With more steps the
 L/R row stalls near 7.6 dB, while the mid/side row drops under it, in most seeds between 400 and
 600 steps: the mid/side row is the one that learns an image first. The margin is thin, though:
-seed 3 clears the 10% by 0.009 dB, seed 1
-misses, and even the best row's ILD correlation is 0.2 against 1 for a kept image. The one run at
+seed 3 clears the 10% by 0.009 dB, seed 1 misses, and even the best row's ILD correlation is 0.2 against 1 for a kept image. The one run at
 `gpu` scale so far (320 s on a GPU, 10 music clips of this corpus) found the same direction (L/R
 7.1 dB, mid/side 6.5 dB, 9% lower).
 

@@ -331,9 +331,14 @@ Each seed run from an empty checkpoint cache with the current code (2026-11-29, 
   the oracle does. Seeds 0 and 2 show the claim (generation best at step 250, the oracle 0.114 and
   0.072 mel better at step 500). In seeds 3 and 4 the oracle gains 0.012 and 0.034 after
   generation's best step (the claim asks 0.05). In seed 1 generation plateaus and its noisy
-  minimum lands at step 450. Training longer does not settle it: with 800 steps (seed 1, an
-  earlier run), generation kept improving slowly to step 550 and the oracle gained only 0.025
-  after that.
+  minimum lands at step 450. Training longer does not settle it, it removes the effect: with 800
+  steps (seed 1, an earlier run), generation kept improving slowly to step 550 and the oracle
+  gained only 0.025 after that. With 1000 steps (a script, 2026-11-29, probe every 100 steps),
+  generation was still creeping down at step 800 in seeds 1 and 4 (0.81 → 0.80 and 0.78 → 0.78
+  mel from step 200) while the oracle went from 0.60 to 0.42; the oracle's gain after generation's
+  best step was 0.013 and 0.012. Here generation plateaus rather than declines, so an
+  oracle-gated checkpoint costs little; the claim needs a codec that sharpens past what the
+  predictor can follow, which this one, this short, does not yet do.
 
 **Takeaway.** The oracle tells you how good the codec is; the decode-path table tells you *why*
 generation from it is worse. Here the answer is "the predictor averages", so the fix belongs to the
