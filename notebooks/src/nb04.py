@@ -238,6 +238,21 @@ row is from that run, against its plain codec's 0.651 / 0.798.)
   rate curve therefore does not bend: the plain codec wins both rankings (claim 1, **not shown at
   this scale**; asserted in `gpu`). A third point at 24000 nats/s was dropped from `cpu`: in 200
   steps the encoder never used more than about 6200 nats/s, whatever the weight.
+- **Trained longer, the curve starts to bend.** A script trained the three rate points for 600 and
+  1200 steps instead of 200 (the same predictor, clips and scoring; 2026-11-29):
+
+  | steps | oracle mel: 1500 / 6000 / plain | D(ẑ) mel: 1500 / 6000 / plain | claim |
+  |---|---|---|---|
+  | 200 (this notebook, seed 0) | 0.800 / 0.812 / **0.629** | 0.906 / 0.925 / **0.787** | no |
+  | 600 (seed 0) | 0.575 / 0.584 / **0.480** | 0.765 / 0.767 / **0.745** | no |
+  | 1200 (seed 0) | 0.468 / 0.460 / **0.419** | 0.743 / **0.707** / 0.717 | holds |
+  | 1200 (seed 1) | 0.470 / 0.490 / **0.414** | 0.736 / 0.706 / **0.700** | no (by 0.007) |
+
+  The KL codecs pay for their sampling noise early and catch up later: the plain codec's lead in
+  `D(ẑ)` shrinks from 0.12 mel at 200 steps to 0.02 at 600, and at 1200 the 6000 nats/s codec is
+  predicted best in seed 0 while the plain one still reconstructs best. Three 1200-step codecs take
+  about 5.5 min here, most of this notebook's budget on their own, so `cpu` keeps 200 steps and
+  the claim is asserted in `gpu` (3000 steps, six rate points).
 - **Latent noise buys the most gap per unit of oracle**: it shrinks the gap by 0.020 mel at 0.054 mel
   of oracle cost; dropout and σ-VAE buy about a third of a unit each (0.035 for 0.108, 0.039 for
   0.115), the target-KL codecs less; tanh and softnorm changed almost nothing in that earlier run (nothing here has
