@@ -70,8 +70,9 @@ display(pd.DataFrame([{"row": k, "domain": p.train.domain, "channels": p.model.c
 md("""
 ## 2 · Train every row (or load it)
 
-Each row trains the same model for the same number of steps; only the loss differs. Checkpoints are
-cached by configuration, so a second run of this notebook loads them in seconds.
+Each row trains the same model for as many steps as the other rows of its domain (speech or
+music); only the loss differs. Checkpoints are cached by configuration, so a second run of this
+notebook loads them in seconds.
 """)
 code('''
 def evaluate(label, run):
