@@ -14,8 +14,11 @@ chance means the probe found nothing -- with this probe, this budget, this data.
   the score so factors with different class counts can be compared and thresholded.
 - Held-out speakers for content.  A phone probe trained and tested on the same voices can succeed
   by memorising speaker-specific spectra; testing on voices never seen in training asks whether z
-  carries the phone itself.  Likewise room and degradation probes hold out whole sentences
-  (``source_id``), so a probe cannot recognise the sentence instead of the room.
+  carries the phone itself.  ``content_known`` is that other probe on purpose (new sentences of
+  the training voices only): beside ``content`` it shows whether an encoder's phone code holds for
+  the voices it was trained on but not for new ones.  A diagnostic, never a substitute.  Likewise
+  room and degradation probes hold out whole sentences (``source_id``), so a probe cannot recognise
+  the sentence instead of the room.
 - Fixed budgets and seeds.  Training sets are subsampled to ``max_train`` rows and every solver has a
   fixed iteration budget (convergence warnings are silenced on purpose: the budget *is* the probe),
   so two encoders are compared by the same ruler and a rerun gives the same number.
@@ -45,8 +48,8 @@ from course_lib import data
 
 PHONES = data.PHONES  # the corpus's phone set: the content probe's classes
 # factor -> metric; the metric decides classify (accuracy) or regress (r2)
-FACTOR_METRIC = {"content": "accuracy", "speaker": "accuracy", "prosody": "r2", "energy": "r2",
-                 "room": "accuracy", "condition": "accuracy", "degradation": "accuracy", "stereo": "r2"}
+FACTOR_METRIC = {"content": "accuracy", "content_known": "accuracy", "speaker": "accuracy", "prosody": "r2",
+                 "energy": "r2", "room": "accuracy", "condition": "accuracy", "degradation": "accuracy", "stereo": "r2"}
 FACTORS = tuple(FACTOR_METRIC)
 KINDS = ("linear", "mlp")
 LINEAR_MAX_ITER = 300
@@ -414,6 +417,8 @@ def probe_factor(factor: str, latents, rows, labels, frame_rate: float, audio=No
     parallel waveforms, needed only for "energy".  Each factor picks its rows and its split:
 
     - content / prosody / energy (speech): held-out speakers -- a probe must not pass by knowing the voice;
+    - content_known (speech): phones again, on the *training* voices only (the clips ``content`` trains
+      on), new sentences held out (``source_id``) -- what ``content`` would say if voices never changed;
     - speaker (speech): voice identity (``speaker_identity``), every voice on both sides, different sentences;
     - room (reverb) / condition (all rows) / degradation (noisy): held-out sentences (``source_id``);
     - stereo (music): ILD from the stems' gains, held-out pieces (``source_id``).
@@ -450,6 +455,14 @@ def _dataset(factor, latents, rows, labels, frame_rate, audio, seed):
             X, y, clip = energy_frames(sub, [audio[i] for i in sel], frame_rate)
         clip_test, split = _speaker_split([rows[i] for i in sel], seed)
         return X, y, clip_test[clip], split
+    if factor == "content_known":
+        sel = _need(_pick(rows, domain="speech"), "domain == 'speech'")
+        held_voices, _ = _speaker_split([rows[i] for i in sel], seed)
+        sel = _need(sel[~held_voices], "speech from the training voices")
+        speakers = [str(rows[i].get("speaker")) for i in sel]
+        test = split_within_groups(speakers, seed=seed, units=[str(rows[i]["source_id"]) for i in sel])
+        X, y, clip = phone_frames([latents[i] for i in sel], [labels[i] for i in sel], frame_rate)
+        return X, y, test[clip], f"training voices, new sentences ({len(set(speakers))} voices)"
     if factor == "speaker":
         sel = _need(_pick(rows, domain="speech"), "domain == 'speech'")
         speakers = np.array([speaker_identity(rows[i], labels[i]) for i in sel])

@@ -59,7 +59,7 @@ PHONE_ID = {p: i for i, p in enumerate(PHONES)}
 IGNORE = -100  # frames without a phone label (cross-entropy ignore_index)
 # Joins the checkpoint key: bump it when a code change alters what a trained teacher is (targets, schedule,
 # architecture), so no stale teacher -- nor an encoder coupled to one -- is ever loaded.
-TEACHER_VERSION = 3
+TEACHER_VERSION = 4  # 4: per-band mean normalisation + speed perturbation
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,9 @@ class TeacherConfig:
     batch_size: int = 16
     segment_s: float = 1.0
     lr: float = 3e-3
+    # Kaldi-style speed perturbation: every training clip is also played this much faster/slower,
+    # which moves pitch *and* formants, so the teacher meets vocal tracts its five base voices lack.
+    speed_perturb: tuple[float, ...] = (0.9, 1.1)
     seed: int = 0
 
     def to_dict(self) -> dict:
@@ -127,18 +130,43 @@ class ContentTeacher(nn.Module):
         m = self.mel(x.mean(dim=1))[..., : x.shape[-1] // self.hop]
         return torch.log(m + 1e-5)
 
+    @staticmethod
+    def normalise(h: torch.Tensor) -> torch.Tensor:
+        """Log-mel (B, n_mels, T) with each band's mean over the clip removed, over one std per clip.
+
+        Per-band mean removal (cepstral mean normalisation, as in ASR front ends) takes out the
+        loudness and the average spectral envelope -- what a voice and a room keep constant over a
+        clip -- so phones look more alike across speakers.  Measured on the `cpu` corpus (seeds 0,
+        1): unseen-voice phone accuracy 0.475 / 0.495 with one mean for all bands (the teacher until
+        2026-11-30), 0.542 (seed 0) per band, 0.570 / 0.583 per band plus speed perturbation
+        (``TeacherConfig.speed_perturb``).
+        """
+        h = h - h.mean(dim=2, keepdim=True)
+        return h / (h.std(dim=(1, 2), keepdim=True) + 1e-5)
+
     def forward(self, x: torch.Tensor, layer: str = "posteriors") -> torch.Tensor:
         """Features of ``layer`` at 100 frames/s, (B, D, T // hop)."""
         if layer not in self.layer_names:
             raise ValueError(f"unknown teacher layer {layer!r}; choose one of {self.layer_names}")
-        h = self.log_mel(x)
-        h = (h - h.mean(dim=(1, 2), keepdim=True)) / (h.std(dim=(1, 2), keepdim=True) + 1e-5)  # loudness-free
+        h = self.normalise(self.log_mel(x))
         for k, block in enumerate(self.blocks, start=1):
             h = block(h)
             if layer == f"layer{k}":
                 return h
         logits = self.head(h)
         return logits if layer == "logits" else logits.softmax(dim=1)
+
+
+def speed_perturb(x: torch.Tensor, targets: torch.Tensor, factor: float,
+                  sample_rate: int = 16000, hop: int = 160) -> tuple[torch.Tensor, torch.Tensor]:
+    """``x`` played ``factor`` times faster (pitch and formants up by ``factor``, duration down), and
+    its frame phone targets retimed to match: frame k of the result is frame ``round(k * factor)``."""
+    if factor <= 0:
+        raise ValueError(f"speed factor must be positive, got {factor}")
+    y = torchaudio.functional.resample(x, round(sample_rate * factor), sample_rate)
+    n = y.shape[-1] // hop
+    idx = torch.clamp((torch.arange(n) * factor).round().long(), max=len(targets) - 1)
+    return y, targets[idx]
 
 
 def _speech_bank(corpus: Path, split: str) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
@@ -179,6 +207,12 @@ def train_content_teacher(corpus: str | os.PathLike, cfg: TeacherConfig, progres
     """
     corpus = Path(corpus)
     clips, targets = _speech_bank(corpus, "train")
+    originals = list(zip(clips, targets))
+    for f in cfg.speed_perturb:
+        for x, t in originals:
+            y, u = speed_perturb(x, t, f)
+            clips.append(y)
+            targets.append(u)
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     torch.manual_seed(cfg.seed)
     teacher = ContentTeacher(cfg).to(device)

@@ -188,12 +188,15 @@ def test_split_within_groups_puts_every_group_on_both_sides():
 
 # -------------------------------------------------------------------------------------------- factors
 
-def toy_corpus(n_per_speaker=6, frames=40, channels=6, fr=50.0, seed=0, planted=True):
-    """Speech clips of 4 speakers (2 held out in split=test) whose latents carry the phone id when planted."""
+def toy_corpus(n_per_speaker=6, frames=40, channels=6, fr=50.0, seed=0, planted=True, per_speaker=False):
+    """Speech clips of 4 speakers (2 held out in split=test) whose latents carry the phone id when planted
+    (``per_speaker``: each speaker codes the phones its own way)."""
     rng = np.random.default_rng(seed)
     table = rng.standard_normal((len(P.PHONES), channels)) * 2
     latents, rows, labels = [], [], []
     for s in range(4):
+        if per_speaker:
+            table = rng.standard_normal((len(P.PHONES), channels)) * 2
         for u in range(n_per_speaker):
             ids = rng.choice([P.PHONES.index(p) for p in ("aa", "s", "m", "pau")], size=frames // 5)
             phones = [{"phone": P.PHONES[k], "start": j * 5 / fr, "end": (j + 1) * 5 / fr} for j, k in enumerate(ids)]
@@ -214,6 +217,20 @@ def test_probe_factor_content_on_held_out_speakers():
     assert r.n_classes == 4 and r.above_chance > 0.8
     noise = P.probe_factor("content", *toy_corpus(planted=False))
     assert noise.above_chance < 0.15
+
+
+def test_content_known_sees_a_per_voice_phone_code_that_content_misses():
+    latents, rows, labels, fr = toy_corpus(n_per_speaker=10, per_speaker=True)
+    known = P.probe_factor("content_known", latents, rows, labels, fr)
+    unseen = P.probe_factor("content", latents, rows, labels, fr)
+    assert "training voices, new sentences (2 voices)" == known.split
+    assert known.n_test > 0 and known.above_chance > 0.8 and unseen.above_chance < 0.3
+    # a phone code shared by every voice reads the same either way
+    shared = P.probe_factor("content_known", *toy_corpus(n_per_speaker=10))
+    assert shared.above_chance > 0.8
+    # it never tests on the held-out voices
+    X, y, test, _ = P._dataset("content_known", latents, rows, labels, fr, None, 0)
+    assert len(X) == sum(len(lab["phones"]) * 5 for r, lab in zip(rows, labels) if r["split"] == "train")
 
 
 def test_probe_set_probe_is_probe_factor_per_factor():

@@ -338,6 +338,7 @@ from course_lib.teachers import (  # noqa: E402
     TeacherConfig,
     content_teacher_or_load,
     phone_targets,
+    speed_perturb,
 )
 
 TINY = TeacherConfig(dim=16, layers=2, n_mels=16, steps=4, batch_size=2, segment_s=0.5)
@@ -391,6 +392,30 @@ def test_content_teacher_layers_shapes_and_posteriors():
     assert torch.allclose(t(0.1 * x, "layer1"), t(x, "layer1"), atol=1e-3)
     with pytest.raises(ValueError, match="unknown teacher layer"):
         t(x, "layer9")
+
+
+def test_content_teacher_input_ignores_a_static_spectral_envelope():
+    h = torch.randn(2, 16, 30)
+    tilt = torch.linspace(-3, 3, 16)[None, :, None]  # a fixed EQ / vocal-tract average: constant per band
+    a, b = ContentTeacher.normalise(h), ContentTeacher.normalise(h + tilt)
+    assert torch.allclose(a.mean(dim=2), torch.zeros(2, 16), atol=1e-5)
+    assert torch.allclose(a, b, atol=1e-4)
+    # a change over time is kept
+    assert not torch.allclose(a, ContentTeacher.normalise(h + torch.linspace(0, 3, 30)), atol=1e-2)
+
+
+def test_speed_perturb_moves_pitch_and_retimes_the_phones():
+    sr = 16000
+    t = torch.arange(sr) / sr
+    x = torch.sin(2 * torch.pi * 200 * t)[None]
+    targets = torch.tensor([0] * 50 + [1] * 50)  # phone 0 for 0.5 s, then phone 1
+    y, u = speed_perturb(x, targets, 1.25)
+    assert abs(y.shape[-1] - sr / 1.25) <= 2 and len(u) == y.shape[-1] // 160
+    spec = torch.fft.rfft(y[0]).abs()
+    assert abs(int(spec.argmax()) * sr / y.shape[-1] - 250) < 3  # 200 Hz played 1.25x faster
+    assert int((u == 0).sum()) == 40 and u[-1] == 1  # the 0.5 s phone now lasts 0.4 s
+    with pytest.raises(ValueError, match="positive"):
+        speed_perturb(x, targets, 0.0)
 
 
 def test_content_teacher_trains_then_loads(fake_corpus, tmp_path):

@@ -276,12 +276,14 @@ md("""
 phases of 160, 100, 100, 50 and 40 steps). Log-mel distances on 16 new sentences of the training
 speakers (lower is better); probes as in 05.
 
-**Re-run** (2026-11-29, the current code, each seed from an empty checkpoint cache): C13, C14 and
-C15 hold in every seed again. C13: the teacher holds 73–79% of the encoder's gradient. C14: the
-polish lowers the oracle's mel distance by 0.01–0.09 (seed 3 the least: 0.783 → 0.770) and its
-MR-STFT distance by 0.04–0.11, with max |Δz| = 0. C15: replay beats the equal-steps control by
-0.021, 0.008, 0.020, 0.022 and 0.009 mel in seeds 0–4. The table and the points below are from an
-earlier run (earlier code, possibly another machine of the same kind).
+**Re-run** (2026-11-30, the current code and notebook 05's current content teacher, which removes
+each mel band's mean and trains on sped-up and slowed-down voices; each seed from an empty checkpoint
+cache): C13, C14 and C15 hold in every seed again. C13: the teacher holds 73–78% of the encoder's
+gradient. C14: the polish lowers the oracle's mel distance by 0.02–0.09 (seed 3 the least: 0.787 →
+0.768) and its MR-STFT distance by 0.03–0.11, with max |Δz| = 0. C15: replay beats the equal-steps
+control by 0.020, 0.004, 0.013, 0.028 and 0.007 mel in seeds 0–4. (With the earlier teacher, on
+2026-11-29: 73–79%; 0.01–0.09 and 0.04–0.11; 0.021, 0.008, 0.020, 0.022, 0.009.) The table and the
+points below are from an earlier run (earlier code, possibly another machine of the same kind).
 
 | seed | C13: teacher's share · most opposed pair | C14: oracle mel before → after polish | C15: D(ẑ) phase 3 / control / replay | blend: oracle · D(ẑ) · content · speaker | staged: oracle · D(ẑ) · content · speaker |
 |---|---|---|---|---|---|

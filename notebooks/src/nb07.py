@@ -434,7 +434,11 @@ restoration and C17 for conversion hold in every seed. C16 for conversion holds 
 the narrow bottleneck names the target voice 0.54 of the time against the wide codec's 0.36, +0.18
 where the claim asks +0.2, so that seed's notebook raises. C17 for restoration holds in 4 of 5
 again, but a different seed fails: in seed 0 the collapse probes fall only 0.018 (0.781 → 0.763);
-in the others by 0.05–0.06. Both are margin claims. The table and the points below are from an
+in the others by 0.05–0.06. Both are margin claims. Re-run again on 2026-11-30 with notebook 05's
+current content teacher (each mel band's mean removed, sped-up and slowed-down training voices):
+every claim number above came out the same, since only the words-kept measure reads the teacher.
+It reads 78–80% of the phones of the original held-out sentences (the earlier teacher 83%), and
+the converted decodes keep 94–98% (wide) and 85–92% (narrow) of what it reads above chance. The table and the points below are from an
 earlier run (earlier code, possibly another machine of the same kind).
 
 | seed | restoration · neutral oracle: codec / restoration | task oracle: codec / restoration | collapse probes: codec → restoration | content + speaker probes | latent distance to the clean twin | conversion · neutral oracle: wide / narrow | target voice named: wide / narrow | content kept: wide / narrow | speaker probe: wide → narrow | C16 r | C17 r | C16 c | C17 c |
