@@ -449,10 +449,12 @@ point below.
 What would make the content rise show on unseen voices in every seed: an encoder whose phone code
 holds for voices it never heard. The teacher has that (57–58% on them, its four-channel squeeze
 0.07–0.09 above the acoustic latent); the encoder, trained on the five base voices of the `cpu`
-corpus, does not inherit it through the coupling loss. More voices in the encoder's training set
-(the `gpu` corpus renders more variants of the same seven voices, which may not be enough), or the
-teacher's own augmentation applied to the encoder's data, are the next things to measure. A larger
-or longer-trained teacher is not: with the earlier teacher, 1200 steps instead of 400 and 192 × 4
+corpus, does not inherit it through the coupling loss. Nor does it get it from the teacher's own
+augmentation: trained on its clips plus the same clips played 10% faster and slower (both encoders,
+a script), the coupled latent's content gain on unseen voices was +0.004 (seed 0) and +0.002 (seed
+4), and on the training voices still +0.058 and +0.071. More voices in the encoder's training set
+(the `gpu` corpus renders more variants of the same seven voices, which may not be enough) is the
+next thing to measure. A larger or longer-trained teacher is not: with the earlier teacher, 1200 steps instead of 400 and 192 × 4
 layers instead of 128 × 3 left its unseen-voice accuracy at 48% and the coupled latent's content
 gain at +0.005 and +0.001 (seed 0, a script).
 
