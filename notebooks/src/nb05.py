@@ -280,21 +280,25 @@ fit = pd.DataFrame({
 display(fit.astype({"channels": int}).round(3))
 ''')
 code('''
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-groups = {W: (c[acoustic], c[coupled], squeezed[W]["content"].score, s[acoustic], s[coupled]),
-          2 * W: (wider[wide_acoustic]["content"].score, wider[wide_coupled]["content"].score,
-                  squeezed[2 * W]["content"].score, wider[wide_acoustic]["speaker"].score,
-                  wider[wide_coupled]["speaker"].score)}
-for i, (k, (ca, cc, ceil, sa, sc)) in enumerate(groups.items()):
-    for j, (colour, name) in enumerate((("#777", "acoustic only"), ("#d62728", "coupled"))):
-        for ax, v in zip(axes, ((ca, cc)[j], (sa, sc)[j])):
+# Three panels, read left to right: phones of new voices, phones of the training voices, the voice.
+columns = ("content", "content, training voices", "speaker")
+titles = ("content probe: unseen voices", "content probe: training voices, new sentences",
+          "speaker probe: new sentences")
+fig, axes = plt.subplots(1, 3, figsize=(14, 3.8))
+for i, k in enumerate((W, 2 * W)):
+    rows_k = {"acoustic only": fit.loc[f"acoustic only · {k}"], "coupled": fit.loc[f"coupled · {k}"]}
+    for j, (name, colour) in enumerate((("acoustic only", "#777"), ("coupled", "#d62728"))):
+        for ax, col in zip(axes, columns):
+            v = rows_k[name][col]
             ax.bar(i + (j - 0.5) * 0.35, v, 0.35, color=colour, label=name if i == 0 else None)
             ax.text(i + (j - 0.5) * 0.35, v, f"{v:.3f}", ha="center", va="bottom", fontsize=8)
-    axes[0].hlines(ceil, i - 0.4, i + 0.4, color="k", ls="--", label="the teacher squeezed to this width" if i == 0 else None)
-for ax, title in zip(axes, ("content probe (unseen voices)", "speaker probe (new sentences)")):
-    ax.set_xticks(range(len(groups)), [f"{k} channels" for k in groups])
-    ax.set_ylim(0, ax.get_ylim()[1] * 1.25)  # room for the legend above the bars
-    ax.set_ylabel("accuracy"); ax.set_title(title, fontsize=10); ax.legend(fontsize=8, loc="upper left", ncol=2)
+    for ax, col in zip(axes[:2], columns[:2]):  # what the teacher squeezed to this width reads
+        ax.hlines(fit.loc[f"teacher squeezed to {k}"][col], i - 0.4, i + 0.4, color="k", ls="--",
+                  label="the teacher squeezed to this width" if i == 0 else None)
+for ax, title in zip(axes, titles):
+    ax.set_xticks(range(2), [f"{k} channels" for k in (W, 2 * W)])
+    ax.set_ylim(0, ax.get_ylim()[1] * 1.3)  # room for the legend above the bars
+    ax.set_ylabel("accuracy"); ax.set_title(title, fontsize=10); ax.legend(fontsize=7, loc="upper left")
 plt.tight_layout(); plt.show()
 ''')
 md("""
