@@ -467,7 +467,8 @@ gain at +0.005 and +0.001 (seed 0, a script).
 A teacher is not free semantic goodness. It is a contract about what the latent may forget, and a
 narrow latent pays for it with whatever the teacher ignores. Write the ledger first, probe every
 factor against it, and when one latent cannot keep everything the product needs, give the teacher
-its own path.
+its own path. Probe content on voices the encoder never heard: a coupling loss hands the encoder the
+teacher's phones for the voices it trains on, not the teacher's indifference to who is speaking.
 """)
 
 write("notebooks/05_teachers.ipynb")
