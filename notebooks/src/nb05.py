@@ -264,19 +264,24 @@ def known(features):
     """Phones on new sentences of the *training* voices: the content probe without the voice change."""
     return pset.probe(features, 50.0, factors=("content_known",), seed=seed)["content_known"].score
 
-fit = pd.DataFrame({
-    f"teacher logits ({len(logits[0])} channels)": {"channels": len(logits[0]), "content": teacher_full.score,
-                                                  "content, training voices": known(logits), "speaker": np.nan},
-    **{name: {"channels": k, "content": squeezed[k]["content"].score,
-              "content, training voices": known(squeeze[k]),
-              "speaker": squeezed[k]["speaker"].score}
-       for k in (W, 2 * W) for name in [f"teacher squeezed to {k}"]},
-    **{f"{short} · {k}": {"channels": k, "content": (c[label] if k == W else wider[label]["content"].score),
-                          "content, training voices": known(latents_of[label]),
-                          "speaker": (s[label] if k == W else wider[label]["speaker"].score)}
-       for k, pair in ((W, (acoustic, coupled)), (2 * W, (wide_acoustic, wide_coupled)))
-       for short, label in zip(("acoustic only", "coupled"), pair)},
-}).T.iloc[[0, 1, 3, 4, 2, 5, 6]]  # rows by width: teacher, squeezed, acoustic, coupled
+def scores(label):
+    """(content, speaker) of one probed encoder: section 4's narrow ones, or the wider pair above."""
+    if label in wider:
+        return wider[label]["content"].score, wider[label]["speaker"].score
+    return c[label], s[label]
+
+table = {f"teacher logits ({len(logits[0])} channels)": {
+    "channels": len(logits[0]), "content": teacher_full.score, "content, training voices": known(logits),
+    "speaker": np.nan}}
+for k, pair in ((W, (acoustic, coupled)), (2 * W, (wide_acoustic, wide_coupled))):
+    table[f"teacher squeezed to {k}"] = {"channels": k, "content": squeezed[k]["content"].score,
+                                         "content, training voices": known(squeeze[k]),
+                                         "speaker": squeezed[k]["speaker"].score}
+    for short, label in zip(("acoustic only", "coupled"), pair):
+        content, speaker = scores(label)
+        table[f"{short} · {k}"] = {"channels": k, "content": content,
+                                   "content, training voices": known(latents_of[label]), "speaker": speaker}
+fit = pd.DataFrame(table).T
 display(fit.astype({"channels": int}).round(3))
 ''')
 code('''
