@@ -270,14 +270,18 @@ row is from that run, against its plain codec's 0.651 / 0.798.)
   both kinds of sample alike. A better generator does not change that. In a script run (seed 4)
   we trained the flow head for 1000 and 2500 steps instead of 300. Its nMSE with mean targets fell
   from 1.01 to 0.56 and 0.37, and D(ẑ) from 1.009 to 0.950 and 0.912. Sampled targets still
-  changed D(ẑ) by −0.0008 and −0.0011 mel. So the generator's skill is not what is missing. The
+  changed D(ẑ) by −0.0008 and −0.0011 mel. So at this rate the generator's skill is not what is
+  missing. The
   decoder treats a posterior sample and the posterior mean alike, so it does not matter which
   one the generator learns to draw. A wider posterior does not rescue it either: at the lower
   rate point (1500 nats/s, a script, seeds 0 and 4) the flow head's samples from sampled targets
   spread far wider (nMSE 3.8 and 3.3 against 1.0 with mean targets), and they decode *worse*, by
-  0.042 and 0.009 mel. The 300-step generator copies the spread as noise the decoder cannot use.
-  The claim needs a generator good enough to draw the right posterior sample, not just the right
-  spread, and a codec trained long enough to tell the two apart.
+  0.042 and 0.009 mel. A better sampler narrows that loss without reversing it: trained 1000 steps
+  instead of 300 (seed 0), the flow head decoded 0.927 with mean targets and 0.953 with sampled
+  ones (−0.026 mel; its sampled draws' nMSE 4.1 against 0.55). At this scale, the closer a
+  generator's draws come to the posterior's real spread, the further they sit from the posterior
+  mean, and this decoder scores the mean better. The claim needs a codec trained long enough that
+  its decoder stops preferring the mean; the `gpu` preset trains 3000 steps.
 - **The debt is not where the average puts it** (claim 3, holds): transient frames — onsets, 14% of
   the frames — carry 27% of the predictor's residual energy (1.9× their share); their residual is
   0.57 of the latent std against 0.31 in silence. The KL, by contrast, is spread evenly over places,
