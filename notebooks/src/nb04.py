@@ -278,10 +278,12 @@ row is from that run, against its plain codec's 0.651 / 0.798.)
   spread far wider (nMSE 3.8 and 3.3 against 1.0 with mean targets), and they decode *worse*, by
   0.042 and 0.009 mel. A better sampler narrows that loss without reversing it: trained 1000 steps
   instead of 300 (seed 0), the flow head decoded 0.927 with mean targets and 0.953 with sampled
-  ones (−0.026 mel; its sampled draws' nMSE 4.1 against 0.55). At this scale, the closer a
-  generator's draws come to the posterior's real spread, the further they sit from the posterior
-  mean, and this decoder scores the mean better. The claim needs a codec trained long enough that
-  its decoder stops preferring the mean; the `gpu` preset trains 3000 steps.
+  ones (−0.026 mel; its sampled draws' nMSE 4.1 against 0.55). The decoder is not the reason:
+  the codec's own posterior samples decode only 0.005 mel worse than its posterior mean (0.804 vs
+  0.800). The generator is: a flow head this small, trained this briefly, learns the spread
+  of the targets and draws latents much farther from the truth than a real posterior sample sits.
+  The claim needs a generator that draws good posterior samples at a rate where they differ
+  from the mean; the `gpu` preset trains its predictors 2000 steps, its codecs 3000.
 - **The debt is not where the average puts it** (claim 3, holds): transient frames — onsets, 14% of
   the frames — carry 27% of the predictor's residual energy (1.9× their share); their residual is
   0.57 of the latent std against 0.31 in silence. The KL, by contrast, is spread evenly over places,
