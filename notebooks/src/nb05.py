@@ -438,7 +438,9 @@ point below.
   unseen voices, so there is room. (With the earlier teacher, which read 48% of their phones, it was
   0.007–0.054, and that small headroom looked like the whole story.) On new sentences of the
   training voices coupling takes 0.055–0.086 of it in every seed; on the unseen voices −0.006 to
-  +0.033. At eight channels coupling raises content on the unseen voices in every seed (+0.026 to
+  +0.033. Nor is the new voices' phone code the known one shifted by a per-voice constant: with each
+  clip's latent mean removed before probing (seeds 0 and 4, a script), coupling still gained only
+  −0.002 and +0.006 on the unseen voices. At eight channels coupling raises content on the unseen voices in every seed (+0.026 to
   +0.069), but the voice probe moves from −0.018 to +0.097: neither width shows both halves of the
   trade in every seed.
 - **The content half is within the noise of training.** Earlier measurements of the same lesson
