@@ -278,9 +278,9 @@ The check stays on STOI, the measure chosen before these runs. Each 600-step aut
 a minute with its predictor, six would take the whole budget, so `cpu` keeps 200 steps.
 
 The other half of the experiment is the generator. At 300 steps the predictor is still learning
-(nMSE 0.14–0.16), so we also trained it 900 steps on the same 200-step autoencoders (a script,
-2026-11-30, seeds 0–4; about 30 s a predictor). It got better on every interface (nMSE 0.07–0.10),
-most on the phone topology, and the phone topology's lead in `D(ẑ)` STOI over the best-reconstructing
+(nMSE 0.14–0.16 in seed 0), so we also trained it 900 steps on the same 200-step autoencoders (a
+script, 2026-11-30, seeds 0–4; 20–35 s a predictor). It got better on every interface (nMSE
+0.06–0.10), the phone topology the most predictable in every seed (0.064–0.073), and the phone topology's lead in `D(ẑ)` STOI over the best-reconstructing
 50 Hz grid grew a little: 0.012, 0.001, 0.000, 0.020 and 0.004 (at 300 steps 0.009, 0.000, 0.005,
 0.016 and 0.002). That is the claim in 2 seeds of 5 instead of 1, still too few to assert, so `cpu`
 keeps the shared 300-step budget of 01, 03 and 04.
