@@ -1,0 +1,74 @@
+"""C10 (notebook 05): where does the coupled latent's phone knowledge go?
+
+Trains (or loads) 05's acoustic-only and coupled narrow encoders and probes each for content on
+unseen voices (``content``), content on new sentences of the training voices (``content_known``),
+the speaker, and content again with each clip's latent mean removed (is a new voice's phone code
+the known one shifted?).  Options: other KL coupling weights (``--weights 3 10 30``), and both
+encoders trained on their clips plus copies played 0.9x / 1.1x (``--speed-perturb-encoders``: the
+teacher's own augmentation given to the encoders).
+
+Measured 2026-11-30, cpu (05's What we measured and the README's C10 paragraph have the numbers):
+coupling's content gain is +0.055..+0.086 on the training voices and -0.006..+0.033 on unseen
+voices (seeds 0-4); weights 10 and 30 do not raise the latter (seed 0); speed-perturbed encoders
+gain +0.004 / +0.002 there (seeds 0 / 4); clip-mean removal -0.002 / +0.006 (seeds 0 / 4).
+
+    python benchmarks/experiments/c10_coupling.py --seeds 0 4 --weights 3 10 30
+    python benchmarks/experiments/c10_coupling.py --seeds 0 4 --speed-perturb-encoders
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _common import parser, use_checkpoints  # noqa: E402
+
+
+def main(argv=None) -> dict:
+    p = parser(__doc__)
+    p.add_argument("--weights", type=float, nargs="+", default=[3.0], help="KL coupling weights to train")
+    p.add_argument("--speed-perturb-encoders", action="store_true")
+    args = p.parse_args(argv)
+    use_checkpoints(args, "c10_coupling")
+    import torchaudio
+
+    from course_lib import data, presets, probes, teachers, training
+
+    out = {}
+    for seed in args.seeds:
+        lesson = presets.teacher_lesson(args.preset, seed)
+        p_acoustic, _ = lesson.encoders["acoustic only"]
+        p_coupled, kl = lesson.encoders["coupled to the teacher"]
+        corpus = data.ensure_corpus(args.preset)
+        teacher, tinfo = teachers.content_teacher_or_load(corpus, lesson.teacher, progress=False)
+        n_train, n_degraded = {"smoke": (12, 6)}.get(args.preset, (250, 100))
+        pset = probes.probe_set(corpus, n_train=n_train, n_degraded=n_degraded, seed=seed)
+        bank = None
+        if args.speed_perturb_encoders:
+            base = training.preset_bank(p_acoustic, corpus)
+            clips, names = list(base.clips), list(base.names)
+            for f in lesson.teacher.speed_perturb:
+                clips += [torchaudio.functional.resample(c, round(16000 * f), 16000) for c in base.clips]
+                names += [f"{n}@{f}" for n in base.names]
+            bank = data.ClipBank(clips, names)
+        models = {"acoustic only": (p_acoustic, None)}
+        models.update({f"coupled, KL weight {w:g}": (p_coupled, replace(kl, weight=w)) for w in args.weights})
+        for label, (preset, coupling) in models.items():
+            aux = None if coupling is None else teachers.TeacherAlignment(
+                teacher, coupling, preset.model.width, preset.model.down, tinfo["key"], seed=seed)
+            run = training.train_or_load(preset, progress=False, aux=aux, bank=bank)
+            z = pset.latents(run.model)
+            res = pset.probe(z, 50.0, factors=("content", "content_known", "speaker"), seed=seed)
+            centred = pset.probe([c - c.mean(axis=1, keepdims=True) for c in z], 50.0, factors=("content",),
+                                 seed=seed)["content"]
+            row = {k: round(v.score, 3) for k, v in res.items()}
+            row["content, clip mean removed"] = round(centred.score, 3)
+            out[(seed, label)] = row
+            print(f"seed {seed} · {label}{' · speed-perturbed encoders' if bank else ''}: {row}", flush=True)
+    return out
+
+
+if __name__ == "__main__":
+    main()

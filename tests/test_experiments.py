@@ -1,0 +1,64 @@
+"""The experiment scripts behind the "a script" numbers of the notebooks and README run (smoke preset)."""
+
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+
+from course_lib import data
+
+EXPERIMENTS = Path(__file__).resolve().parents[1] / "benchmarks" / "experiments"
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, EXPERIMENTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def smoke_corpus(monkeypatch):
+    """Skip without the smoke corpus; undo the scripts' checkpoint root (they set it for their run)."""
+    from course_lib import training
+
+    if not (data.corpus_dir("smoke") / "manifest.csv").exists():
+        pytest.skip("no smoke corpus (build it with `make corpus`)")
+    monkeypatch.setattr(training, "CHECKPOINT_ROOT", training.CHECKPOINT_ROOT)
+    if "COURSE_CHECKPOINTS" in os.environ:
+        monkeypatch.setenv("COURSE_CHECKPOINTS", os.environ["COURSE_CHECKPOINTS"])
+    else:
+        monkeypatch.delenv("COURSE_CHECKPOINTS", raising=False)
+    yield
+
+
+def test_the_scripts_train_where_they_are_told(tmp_path):
+    from course_lib import training
+
+    load("c10_coupling").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--weights", "3"])
+    assert training.CHECKPOINT_ROOT == tmp_path and any(tmp_path.iterdir())
+
+
+def test_teacher_front_end_trains_the_three_teachers():
+    out = load("teacher_front_end").main(["--preset", "smoke"])
+    assert len(out) == 3 and all(0 <= v <= 1 for v in out.values())
+
+
+def test_c10_coupling_probes_each_encoder(tmp_path):
+    out = load("c10_coupling").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--weights", "3"])
+    assert set(out) == {(0, "acoustic only"), (0, "coupled, KL weight 3")}
+    for row in out.values():
+        assert set(row) == {"content", "content_known", "speaker", "content, clip mean removed"}
+
+
+def test_c8_low_rate_scores_mean_and_sampled_targets(tmp_path):
+    out = load("c8_low_rate").main(["--preset", "smoke", "--checkpoints", str(tmp_path)])
+    for row in out.values():
+        assert row["D(E(x))"] > 0 and "flow, sample targets: D(ẑ) mel" in row
+
+
+def test_c1_predictor_steps_gives_a_margin_per_budget(tmp_path):
+    out = load("c1_predictor_steps").main(["--preset", "smoke", "--checkpoints", str(tmp_path),
+                                           "--predictor-steps", "5", "10"])
+    assert set(out) == {(0, 5), (0, 10)} and all(m >= 0 for m in out.values())
