@@ -138,7 +138,7 @@ class ContentTeacher(nn.Module):
         loudness and the average spectral envelope -- what a voice and a room keep constant over a
         clip -- so phones look more alike across speakers.  Measured on the `cpu` corpus (seeds 0,
         1): unseen-voice phone accuracy 0.475 / 0.495 with one mean for all bands (the teacher until
-        2026-11-30), 0.542 (seed 0) per band, 0.570 / 0.583 per band plus speed perturbation
+        2026-11-30), 0.549 (seed 0) per band, 0.570 / 0.583 per band plus speed perturbation
         (``TeacherConfig.speed_perturb``).
         """
         h = h - h.mean(dim=2, keepdim=True)

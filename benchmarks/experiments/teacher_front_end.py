@@ -3,7 +3,7 @@
 Trains notebook 05's content teacher three ways and prints its frame phone accuracy on the test
 voices: one mean and std for all log-mel bands and no speed perturbation (the teacher until
 2026-11-30), per-band means without speed perturbation, and the current teacher (per-band means +
-clips also played 0.9x / 1.1x).  Measured 2026-11-30, cpu: 0.475 / 0.542 / 0.570 (seed 0), 0.495 /
+clips also played 0.9x / 1.1x).  Measured 2026-11-30, cpu: 0.475 / 0.549 / 0.570 (seed 0), 0.495 /
 - / 0.583 (seed 1).  About 10 s a teacher in cpu.
 
     python benchmarks/experiments/teacher_front_end.py --preset cpu --seeds 0 1
