@@ -20,11 +20,11 @@ def load(name):
 
 @pytest.fixture(autouse=True)
 def smoke_corpus(monkeypatch):
-    """Skip without the smoke corpus; undo the scripts' checkpoint root (they set it for their run)."""
+    """Build the smoke corpus if needed (as test_labels does; offline, seconds); undo the scripts'
+    checkpoint root (they set it for their run)."""
     from course_lib import training
 
-    if not (data.corpus_dir("smoke") / "manifest.csv").exists():
-        pytest.skip("no smoke corpus (build it with `make corpus`)")
+    data.ensure_corpus("smoke")
     monkeypatch.setattr(training, "CHECKPOINT_ROOT", training.CHECKPOINT_ROOT)
     if "COURSE_CHECKPOINTS" in os.environ:
         monkeypatch.setenv("COURSE_CHECKPOINTS", os.environ["COURSE_CHECKPOINTS"])
