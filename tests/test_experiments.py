@@ -62,3 +62,16 @@ def test_c1_predictor_steps_gives_a_margin_per_budget(tmp_path):
     out = load("c1_predictor_steps").main(["--preset", "smoke", "--checkpoints", str(tmp_path),
                                            "--predictor-steps", "5", "10"])
     assert set(out) == {(0, 5), (0, 10)} and all(m >= 0 for m in out.values())
+
+
+def test_music_data_trains_on_the_corpus_and_on_more_music_and_holds_the_test_pieces_out(tmp_path):
+    out = load("music_data").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--jobs", "1"])
+    assert set(out) == {(0, "corpus", 1.0), (0, "more music", 1.0)}
+    corpus_row, more_row = out[0, "corpus", 1.0], out[0, "more music", 1.0]
+    df = data.read_manifest(data.ensure_corpus("smoke"))
+    n_train = len(data.select(df, split="train", domain="music", condition="clean"))
+    n_held = len(data.select(df, split=["test", "valid"], domain="music", condition="clean"))
+    assert corpus_row["pieces"] == n_train and more_row["pieces"] == 8 - n_held
+    for row in out.values():
+        assert row["steps"] >= 1 and row["griffin-lim"] > 0
+        assert all(row[k] > 0 for k in ("held-out pieces", "training pieces", "true magnitude, its phase"))

@@ -73,11 +73,13 @@ def test_quick_check_runs_both_phases_and_writes_the_reports(kit, check, fake_co
     assert held["clips"] >= 1 and 1.0 <= held["pesq_wb"] <= 4.6 and 0 <= held["stoi"] <= 1
     assert o["steps"] == 4 and not o["loaded"] and o["bar_met"] is False  # smoke has no bar
     assert m["steps"] == 2 and m["course"]["mel_dist"] > 0 and m["griffin_lim"]["mel_dist"] > 0
+    assert m["course_training_pieces"]["clips"] >= 1 and m["course_training_pieces"]["mel_dist"] > 0
     assert m["numbers_per_s"]["course"] == m["numbers_per_s"]["griffin_lim"]  # the same budget of numbers
     saved = json.loads((out / "gpu_check.json").read_text())
     assert saved["oracle"]["sets"]["held-out speakers"]["pesq_wb"] == pytest.approx(held["pesq_wb"])
     text = (out / "gpu_check.md").read_text()
     assert "| held-out speakers |" in text and "No quality bar" in text and "Griffin-Lim" in text
+    assert "pieces it trained on" in text
     again = check.main(["--quick", "--corpus", str(tmp_path / "kit"), "--out", str(out),
                         "--ckpt-root", str(tmp_path / "ck")])
     assert again["oracle"]["loaded"] and again["oracle"]["sets"] == o["sets"]
