@@ -50,6 +50,10 @@ def test_c10_coupling_probes_each_encoder(tmp_path):
     assert set(out) == {(0, "acoustic only"), (0, "coupled, KL weight 3")}
     for row in out.values():
         assert set(row) == {"content", "content_known", "speaker", "content, clip mean removed"}
+    # --corpus names the build the encoders train and are probed on: the same build -> the same models, loaded
+    again = load("c10_coupling").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--weights", "3",
+                                       "--corpus", "smoke"])
+    assert again == out
 
 
 def test_c8_low_rate_scores_mean_and_sampled_targets(tmp_path):
