@@ -323,9 +323,11 @@ Each seed run from an empty checkpoint cache with the current code (2026-11-29, 
   closed). On the noise row, though, it closed 39–53% every time. So as the sampler gets better, less of its error is off-manifold
   noise that a decoder can learn to ignore. More of it is a *different plausible latent*: another
   pitch movement, another timing. A distance to the reference counts that as error, and no decoder
-  can remove it. The claim needs a generator whose errors really are noise-like, such as one
-  sampled with very few steps or run on much longer utterances, or a score that does not punish
-  a plausible alternative.
+  can remove it. The claim needs a generator whose errors really are noise-like (the noise row
+  shows that a decoder then learns to ignore about half of them), or a score that does not punish
+  a plausible alternative. Sampling the flow head with fewer steps would not give one: a single
+  Euler step from noise lands on the velocity's estimate of the conditional mean, the regression
+  head's smooth average again.
 - **Gating** (claim 3: 2 of 5 at the claim's margin, asserted in `gpu` only). Over training the
   gap grows steadily as the codec sharpens (0.05 → 0.3 mel) and generation stops improving before
   the oracle does. Seeds 0 and 2 show the claim (generation best at step 250, the oracle 0.114 and
