@@ -79,3 +79,11 @@ def test_music_data_trains_on_the_corpus_and_on_more_music_and_holds_the_test_pi
     for row in out.values():
         assert row["steps"] >= 1 and row["griffin-lim"] > 0
         assert all(row[k] > 0 for k in ("held-out pieces", "training pieces", "true magnitude, its phase"))
+
+
+def test_gl_polish_starts_from_the_decoders_own_output(tmp_path):
+    # zero iterations must give back D(E(x)) itself: the spectrogram it polishes is the decoder's
+    out = load("gl_polish").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--iterations", "0", "4"])
+    for label in ("training speakers, new sentences", "held-out speakers"):
+        assert out[0, label, "0 iterations"] == out[0, label, "D(E(x))"]
+        assert out[0, label, "4 iterations"] != out[0, label, "D(E(x))"]
