@@ -14,10 +14,14 @@ gain +0.004 / +0.002 there (seeds 0 / 4); clip-mean removal -0.002 / +0.006 (see
 On the gpu corpus (``--corpus gpu``: 8 variants of each voice, 3x the speech; cpu models and
 steps): unseen +0.014 / +0.007, training voices +0.063 / +0.059, speaker 0.737 -> 0.629 and
 0.673 -> 0.729 (seeds 0 / 4).
+At gpu scale (``--preset gpu``: 05's gpu teacher and encoders on the gpu corpus, 3000 steps each,
+seed 0, about 40 min on 2 CPU cores): acoustic only content / content_known / speaker 0.318 /
+0.275 / 0.714, coupled 0.447 / 0.610 / 0.423: both halves of C10, by far.
 
     python benchmarks/experiments/c10_coupling.py --seeds 0 4 --weights 3 10 30
     python benchmarks/experiments/c10_coupling.py --seeds 0 4 --speed-perturb-encoders
     python benchmarks/experiments/c10_coupling.py --seeds 0 4 --corpus gpu
+    python benchmarks/experiments/c10_coupling.py --seeds 0 --preset gpu
 """
 
 from __future__ import annotations
