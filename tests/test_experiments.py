@@ -56,6 +56,28 @@ def test_c10_coupling_probes_each_encoder(tmp_path):
     assert again == out
 
 
+def test_c10_coupling_steps_and_teacher_preset_change_what_is_trained(tmp_path, monkeypatch):
+    from course_lib import presets, teachers
+
+    base = ["--preset", "smoke", "--checkpoints", str(tmp_path), "--weights", "3"]
+    load("c10_coupling").main(base)
+    before = {p.name for p in tmp_path.iterdir()}
+    load("c10_coupling").main(base + ["--steps", "3"])  # a new step count: new encoders, the same teacher
+    new = {p.name for p in tmp_path.iterdir()} - before
+    assert len(new) == 2 and not any(n.startswith("teacher-") for n in new)
+    # --teacher-preset asks for that preset's teacher config (recorded here; a smoke one is trained instead)
+    asked, real = [], teachers.content_teacher_or_load
+    smoke_teacher = presets.teacher_lesson("smoke", 0).teacher
+
+    def record(corpus, cfg, **kw):
+        asked.append(cfg)
+        return real(corpus, smoke_teacher, **kw)
+
+    monkeypatch.setattr(teachers, "content_teacher_or_load", record)
+    load("c10_coupling").main(base + ["--teacher-preset", "cpu"])
+    assert asked == [presets.teacher_lesson("cpu", 0).teacher] != [smoke_teacher]
+
+
 def test_c8_low_rate_scores_mean_and_sampled_targets(tmp_path):
     out = load("c8_low_rate").main(["--preset", "smoke", "--checkpoints", str(tmp_path)])
     for row in out.values():

@@ -17,11 +17,19 @@ steps): unseen +0.014 / +0.007, training voices +0.063 / +0.059, speaker 0.737 -
 At gpu scale (``--preset gpu``: 05's gpu teacher and encoders on the gpu corpus, 3000 steps each,
 seed 0, about 40 min on 2 CPU cores): acoustic only content / content_known / speaker 0.318 /
 0.275 / 0.714, coupled 0.447 / 0.610 / 0.423: both halves of C10, by far.
+It is the encoders' steps: cpu encoders, 3000 steps (``--steps 3000 --corpus gpu``): 0.312 /
+0.275 / 0.742 -> 0.437 / 0.489 / 0.498; the gpu teacher with 250-step cpu encoders
+(``--teacher-preset gpu --corpus gpu``): 0.278 / 0.230 / 0.737 -> 0.290 / 0.289 / 0.610.
+On the cpu corpus, 1000 steps (``--steps 1000``): seed 0 0.304 / 0.282 / 0.770 -> 0.332 / 0.434 /
+0.424; seed 4 0.292 / 0.272 / 0.763 -> 0.331 / 0.413 / 0.479: C10 holds in both.
 
     python benchmarks/experiments/c10_coupling.py --seeds 0 4 --weights 3 10 30
     python benchmarks/experiments/c10_coupling.py --seeds 0 4 --speed-perturb-encoders
     python benchmarks/experiments/c10_coupling.py --seeds 0 4 --corpus gpu
     python benchmarks/experiments/c10_coupling.py --seeds 0 --preset gpu
+    python benchmarks/experiments/c10_coupling.py --seeds 0 --corpus gpu --steps 3000
+    python benchmarks/experiments/c10_coupling.py --seeds 0 --corpus gpu --teacher-preset gpu
+    python benchmarks/experiments/c10_coupling.py --seeds 0 4 --steps 1000
 """
 
 from __future__ import annotations
@@ -38,6 +46,9 @@ def main(argv=None) -> dict:
     p = parser(__doc__)
     p.add_argument("--weights", type=float, nargs="+", default=[3.0], help="KL coupling weights to train")
     p.add_argument("--speed-perturb-encoders", action="store_true")
+    p.add_argument("--teacher-preset", default=None,
+                   help="use the content teacher of another preset (e.g. gpu: 256 x 4 layers, 3000 steps)")
+    p.add_argument("--steps", type=int, default=None, help="train the encoders this many steps instead")
     p.add_argument("--corpus", default=None,
                    help="train and probe on another corpus build (e.g. gpu: 8 variants of each voice, not 5)")
     args = p.parse_args(argv)
@@ -53,8 +64,12 @@ def main(argv=None) -> dict:
         p_coupled, kl = lesson.encoders["coupled to the teacher"]
         if args.corpus:
             p_acoustic, p_coupled = (replace(q, corpus=args.corpus) for q in (p_acoustic, p_coupled))
+        if args.steps:
+            p_acoustic, p_coupled = (replace(q, train=replace(q.train, steps=args.steps, checkpoint_every=args.steps))
+                                     for q in (p_acoustic, p_coupled))
         corpus = data.ensure_corpus(args.corpus or args.preset)
-        teacher, tinfo = teachers.content_teacher_or_load(corpus, lesson.teacher, progress=False)
+        tcfg = presets.teacher_lesson(args.teacher_preset, seed).teacher if args.teacher_preset else lesson.teacher
+        teacher, tinfo = teachers.content_teacher_or_load(corpus, tcfg, progress=False)
         n_train, n_degraded = {"smoke": (12, 6)}.get(args.preset, (250, 100))
         pset = probes.probe_set(corpus, n_train=n_train, n_degraded=n_degraded, seed=seed)
         bank = None
