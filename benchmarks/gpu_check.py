@@ -110,7 +110,8 @@ def music_phase(preset: presets.Preset, corpus: Path, root: Path, n_eval: int, g
     mel distance against mel + Griffin-Lim."""
     df = data.read_manifest(corpus)
     evals = data.select(df, split=["test", "valid"], domain="music", condition="clean")
-    if evals.empty or data.select(df, split="train", domain="music", condition="clean").empty:
+    train_rows = data.select(df, split="train", domain="music", condition="clean")
+    if evals.empty or train_rows.empty:
         return {"skipped": f"{corpus} has no clean music in train and test/valid"}
     mp = preset
     run = training.train_or_load(mp, corpus=corpus, root=root, progress=True)
@@ -118,7 +119,6 @@ def music_phase(preset: presets.Preset, corpus: Path, root: Path, n_eval: int, g
     course = metrics.score(clips, training.reconstruct(run.model, clips), mp.model.sample_rate, speech=False)
     # the same score on pieces it trained on: far better there than on new pieces means too little
     # music (the cpu corpus has 44 training pieces; benchmarks/experiments/music_data.py), not too few steps
-    train_rows = data.select(df, split="train", domain="music", condition="clean")
     seen, _ = data.eval_clips(corpus, train_rows, n_eval, channels=2)
     course_seen = metrics.score(seen, training.reconstruct(run.model, seen), mp.model.sample_rate, speech=False)
     gl = bench_train.MelGriffinLim(mp.model, n_iter=gl_iter, seed=preset.train.seed)

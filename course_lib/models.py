@@ -267,6 +267,15 @@ class ISTFTDecoder(nn.Module):
     def forward(self, z: torch.Tensor, spans: torch.Tensor | None = None,
                 cond: torch.Tensor | None = None) -> torch.Tensor:
         """``cond`` (B, speaker_dim): a per-utterance vector given to every latent frame."""
+        spec = self.spectrogram(z, spans, cond)
+        length = (spec.shape[-1] - 1) * self.cfg.hop
+        y = torch.istft(spec, self.cfg.n_fft, self.cfg.hop, window=self.window, center=True, length=length)
+        return y.reshape(-1, self.cfg.channels, length)
+
+    def spectrogram(self, z: torch.Tensor, spans: torch.Tensor | None = None,
+                    cond: torch.Tensor | None = None) -> torch.Tensor:
+        """The complex STFT the decoder predicts, (B * channels, bins, frames), before its inverse
+        STFT: for diagnostics that need the decoder's own magnitude and phase."""
         cfg = self.cfg
         if cfg.has_global:  # give every frame the global vector alongside its own
             g, z = z[..., :1], z[..., 1:]
@@ -291,10 +300,7 @@ class ISTFTDecoder(nn.Module):
             spec = torch.complex(mag * re / norm, mag * im / norm)
         else:
             spec = torch.polar(mag, h[:, :, 1])
-        spec = spec.reshape(b * cfg.channels, self.n_bins, n)
-        length = (n - 1) * cfg.hop
-        y = torch.istft(spec, cfg.n_fft, cfg.hop, window=self.window, center=True, length=length)
-        return y.reshape(b, cfg.channels, length)
+        return spec.reshape(b * cfg.channels, self.n_bins, n)
 
 
 class Autoencoder(nn.Module):

@@ -76,3 +76,16 @@ def test_phase_heads(phase):
     m = Autoencoder(ModelConfig(phase=phase, **SMALL))
     y, _ = m(torch.randn(1, 1, 3200) * 0.1)
     assert y.shape == (1, 1, 3200) and torch.isfinite(y).all()
+
+
+def test_decoder_spectrogram_is_what_its_inverse_stft_plays():
+    torch.manual_seed(0)
+    cfg = ModelConfig(dim=32, enc_blocks=(1, 1), dec_blocks=(1, 1), channels=2)
+    dec = Autoencoder(cfg).decoder.eval()
+    z = torch.randn(3, cfg.width, 10)
+    with torch.no_grad():
+        spec, y = dec.spectrogram(z), dec(z)
+    assert spec.is_complex() and spec.shape == (3 * 2, cfg.n_fft // 2 + 1, 10 * cfg.down + 1)
+    n = y.shape[-1]
+    again = torch.istft(spec, cfg.n_fft, cfg.hop, window=torch.hann_window(cfg.n_fft), length=n).reshape(3, 2, n)
+    assert torch.allclose(again, y, atol=1e-6)

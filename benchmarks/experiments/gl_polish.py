@@ -59,13 +59,6 @@ def main(argv=None) -> dict:
 
     from course_lib import data, metrics, presets, training
 
-    grabbed = {}
-    istft = torch.istft
-
-    def keep(spec, *a, **k):  # the decoder's complex spectrogram, just before its inverse STFT
-        grabbed["spec"] = spec.detach()
-        return istft(spec, *a, **k)
-
     out = {}
     for seed in args.seeds:
         cfg = presets.for_notebook("00", args.preset, seed)
@@ -80,13 +73,9 @@ def main(argv=None) -> dict:
             clips, _ = data.eval_clips(corpus, rows, n=cfg.eval_clips, spread=True)
             variants = {"D(E(x))": [], **{f"{n} iterations": [] for n in args.iterations}}
             for x in clips:
-                torch.istft = keep
-                try:
-                    with torch.no_grad():
-                        y = training.reconstruct(model, [x])[0]
-                finally:
-                    torch.istft = istft
-                spec = grabbed["spec"]
+                with torch.no_grad():
+                    y = training.reconstruct(model, [x])[0]
+                    spec = model.decoder.spectrogram(model.encode(x[None], sample=False).mean)  # its own STFT
                 length = (spec.shape[-1] - 1) * mc.hop
                 variants["D(E(x))"].append(y)
                 for n in args.iterations:
