@@ -291,26 +291,36 @@ NARROW_WIDTH = 4
 
 @dataclass(frozen=True)
 class TeacherLesson:
-    """Notebook 05's models: the content teacher's budget, the three encoders and the layer study.
+    """Notebook 05's models: the content teacher's budget, the three encoders and two studies.
 
-    ``encoders``, ``layers`` and ``wider`` map a label to (autoencoder preset, ``teachers.Coupling``
-    or None); ``wider`` is the acoustic-only / coupled pair again at twice the narrow width.
+    ``encoders``, ``layers`` and ``quick`` map a label to (autoencoder preset, ``teachers.Coupling``
+    or None).  ``quick`` is the acoustic-only / coupled pair again at a quarter of the steps: the
+    steps study, and the layer study's phone-end point (``layers`` share its budget).
     """
 
     teacher: object  # teachers.TeacherConfig (imported lazily: presets stays light)
     encoders: dict
     layers: dict
-    wider: dict
+    quick: dict
+
+
+# Notebook 05's encoder budget in cpu (steps, crop seconds, batch): C10's content half needs many
+# updates, not more audio.  At 250 steps of 8 one-second crops (01-04's budget) coupling raised the
+# content probe on unseen voices by 0.008 and -0.006 in seeds 0 and 4; at 1000 steps of 4 half-second
+# crops, the same 2000 s of audio, by 0.023 and 0.026, and an encoder trains in 40-55 s instead of
+# about 20 (benchmarks/experiments/c10_coupling.py).  gpu keeps its sweep budget (3000 steps).
+TEACHER_STEPS = {"smoke": (8, 1.0, 4), "cpu": (1000, 0.5, 4)}
 
 
 def teacher_lesson(name: str = "auto", seed: int = 0) -> TeacherLesson:
     """The acoustic-only narrow latent, the same latent coupled to the content teacher's phone
-    posteriors (KL distillation), the two-path latent (the narrow acoustic stream plus a semantic
-    stream of the same width that alone carries the coupling), and one narrow latent aligned by
-    cosine (Semantic-VAE's loss) to each end of the teacher: its first layer and its phone logits
-    (the coupled encoder is the third point of that study: phone posteriors, KL), and the
-    acoustic-only / coupled pair again at twice the width (``wider``).
-    All share the sweep-sized network at 50 Hz and one step budget."""
+    posteriors (KL distillation) and the two-path latent (the narrow acoustic stream plus a semantic
+    stream of the same width that alone carries the coupling), at the lesson's full budget; the
+    acoustic-only / coupled pair again at a quarter of the steps (``quick``); and, at that quick
+    budget, one narrow latent aligned by cosine (Semantic-VAE's loss) to each end of the teacher: its
+    first layer and its phone logits (the quick coupled encoder is the third point of that study:
+    phone posteriors, KL).  All share the sweep-sized network at 50 Hz.
+    """
     from course_lib.teachers import Coupling, TeacherConfig
 
     name = resolve(name)
@@ -322,9 +332,13 @@ def teacher_lesson(name: str = "auto", seed: int = 0) -> TeacherLesson:
         teacher = TeacherConfig(seed=seed)
     else:
         teacher = TeacherConfig(dim=256, layers=4, steps=3000, batch_size=32, lr=2e-3, seed=seed)
+    steps, segment_s, batch = TEACHER_STEPS.get(name, (base.train.steps, base.train.segment_s, base.train.batch_size))
+    quick_steps = max(1, steps // 4)
 
-    def narrow(width):
-        return replace(base, model=replace(base.model, latent_rate=50.0, width=width))
+    def narrow(width, n=steps):
+        return replace(base, model=replace(base.model, latent_rate=50.0, width=width),
+                       train=replace(base.train, steps=n, segment_s=segment_s, batch_size=batch,
+                                     checkpoint_every=min(n, base.train.checkpoint_every)))
 
     kl = Coupling("posteriors", 3.0, loss="kl")
     encoders = {
@@ -332,14 +346,13 @@ def teacher_lesson(name: str = "auto", seed: int = 0) -> TeacherLesson:
         "coupled to the teacher": (narrow(w), kl),
         "two-path (acoustic + semantic)": (narrow(2 * w), replace(kl, channels=(w, 2 * w))),
     }
+    quick = {f"acoustic only · {quick_steps} steps": (narrow(w, quick_steps), None),
+             f"coupled · {quick_steps} steps": (narrow(w, quick_steps), kl)}
     layers = {
-        "layer 1 (acoustic end) · cosine": (narrow(w), Coupling("layer1", 5.0)),
-        "logits (phone end) · cosine": (narrow(w), Coupling("logits", 5.0)),
+        "layer 1 (acoustic end) · cosine": (narrow(w, quick_steps), Coupling("layer1", 5.0)),
+        "logits (phone end) · cosine": (narrow(w, quick_steps), Coupling("logits", 5.0)),
     }
-    # the same contract with room to spare: does the voice still have to go when the latent is wider?
-    wider = {f"acoustic only · {2 * w} channels": (narrow(2 * w), None),
-             f"coupled · {2 * w} channels": (narrow(2 * w), kl)}
-    return TeacherLesson(teacher, encoders, layers, wider)
+    return TeacherLesson(teacher, encoders, layers, quick)
 
 
 @dataclass(frozen=True)

@@ -120,15 +120,22 @@ def test_notebook_05_presets_are_well_formed_and_the_gpu_models_take_a_step_on_c
         (acoustic, none), (coupled, c), (two_path, c2) = lesson.encoders.values()
         assert none is None and c is not None and c2.channels == (acoustic.model.width, two_path.model.width)
         assert acoustic.model == coupled.model and two_path.model.width == 2 * acoustic.model.width
-        (wide_acoustic, wide_none), (wide_coupled, wide_c) = lesson.wider.values()
-        assert wide_none is None and wide_c == c  # the same contract, only the width changes
-        assert wide_acoustic.model == wide_coupled.model == replace(acoustic.model, width=2 * acoustic.model.width)
-        runs = [*lesson.encoders.values(), *lesson.layers.values(), *lesson.wider.values()]
-        assert len({p.train.steps for p, _ in runs}) == 1  # one step budget for every encoder of 05
+        (quick_acoustic, quick_none), (quick_coupled, quick_c) = lesson.quick.values()
+        assert quick_none is None and quick_c == c  # the same pair: only the steps change
+        assert quick_acoustic.model == quick_coupled.model == acoustic.model
+        assert quick_acoustic.train == quick_coupled.train == replace(acoustic.train, steps=acoustic.train.steps // 4,
+                                                                      checkpoint_every=quick_acoustic.train.steps)
+        assert len({p.train for p, _ in lesson.encoders.values()}) == 1  # one budget for the three encoders
+        # the layer study shares the quick budget: its phone-end point is the quick coupled encoder
+        assert {p.train for p, _ in lesson.layers.values()} == {quick_coupled.train}
+        assert {p.model for p, _ in lesson.layers.values()} == {acoustic.model}
         assert {cp.loss for _, cp in lesson.layers.values()} == {"cosine"}  # the layer study holds the loss
+    cpu = presets.teacher_lesson("cpu")  # C10's content half needs 1000 steps in cpu (c10_coupling.py)
+    budget = {(p.train.steps, p.train.segment_s, p.train.batch_size) for p, _ in cpu.encoders.values()}
+    assert budget == {(1000, 0.5, 4)}
     gpu = presets.teacher_lesson("gpu")
     teacher = ContentTeacher(gpu.teacher)
-    for p, cp in [*gpu.encoders.values(), *gpu.layers.values(), *gpu.wider.values()]:
+    for p, cp in [*gpu.encoders.values(), *gpu.layers.values(), *gpu.quick.values()]:
         assert p.device == "cuda"
         if cp is None:
             continue

@@ -65,6 +65,9 @@ def test_c10_coupling_steps_and_teacher_preset_change_what_is_trained(tmp_path, 
     load("c10_coupling").main(base + ["--steps", "3"])  # a new step count: new encoders, the same teacher
     new = {p.name for p in tmp_path.iterdir()} - before
     assert len(new) == 2 and not any(n.startswith("teacher-") for n in new)
+    seen = before | new  # shorter crops and a smaller batch are another budget: two more encoders
+    load("c10_coupling").main(base + ["--steps", "3", "--segment", "0.5", "--batch", "2"])
+    assert len({p.name for p in tmp_path.iterdir()} - seen) == 2
     # --teacher-preset asks for that preset's teacher config (recorded here; a smoke one is trained instead)
     asked, real = [], teachers.content_teacher_or_load
     smoke_teacher = presets.teacher_lesson("smoke", 0).teacher
