@@ -112,8 +112,10 @@ def run_one(nb: Path, preset: str, seed: int, checkpoints: Path, out: Path, log)
 def bench(preset_names: list[str], seed: int, only: list[str] | None, passes=PASSES, log=print,
           on_row=None) -> dict:
     """Run the passes; returns {preset: {notebook: {pass: row}}} for what ran.  ``on_row(results)``
-    is called after every run (main saves the JSON there, so an interrupted bench keeps its rows)."""
+    is called after every run (main saves the JSON there, so an interrupted bench keeps its rows).
+    Each row names the CPU it ran on: a partial re-run merges into rows measured elsewhere."""
     results: dict = {}
+    cpu = machine()["cpu"]
     for name in preset_names:
         preset = presets.get(name)
         data.ensure_corpus(preset.corpus)  # rendering the corpus is make corpus's time, not a notebook's
@@ -125,7 +127,7 @@ def bench(preset_names: list[str], seed: int, only: list[str] | None, passes=PAS
             for which in passes:
                 log(f"== {name} · {nb.name} · {which} run")
                 row = run_one(nb, name, seed, checkpoints, WORK / f"{name}-{which}", log)
-                row["seed"] = seed
+                row["seed"], row["cpu"] = seed, cpu
                 log(f"   {row['seconds']:.0f} s, peak {row['peak_mb']} MB, {row['status']}")
                 results.setdefault(name, {}).setdefault(nb.name, {})[which] = row
                 if on_row is not None:
@@ -135,6 +137,10 @@ def bench(preset_names: list[str], seed: int, only: list[str] | None, passes=PAS
 
 def merge(old: dict, new: dict) -> dict:
     out = json.loads(json.dumps(old.get("runs", {})))
+    for nbs in out.values():  # rows from before rows named their CPU ran on the old record's machine
+        for passes in nbs.values():
+            for row in passes.values():
+                row.setdefault("cpu", old.get("machine", {}).get("cpu", "?"))
     for preset, nbs in new.items():
         for nb, passes in nbs.items():
             out.setdefault(preset, {}).setdefault(nb, {}).update(passes)
@@ -181,8 +187,15 @@ def syllabus_table(runs: dict) -> str:
 def provenance(record: dict) -> str:
     m = record.get("machine", {})
     seeds = sorted({r["seed"] for nbs in record["runs"].values() for p in nbs.values() for r in p.values()})
+    where: dict = {}  # CPU -> the notebooks measured on it (a partial re-run may use another machine)
+    for nbs in record["runs"].values():
+        for nb, passes in nbs.items():
+            for r in passes.values():
+                where.setdefault(r.get("cpu", m.get("cpu", "?")), set()).add(nb[:2])
+    cpus = next(iter(where), m.get("cpu", "?")) if len(where) < 2 else "; ".join(
+        f"{cpu} for {' '.join(sorted(nbs))}" for cpu, nbs in sorted(where.items(), key=lambda kv: -len(kv[1])))
     return (f"Measured by `make bench` (`benchmarks/bench_notebooks.py`), {record.get('date', '?')[:10]}, "
-            f"seed {', '.join(map(str, seeds))}, on {m.get('cores', '?')} CPU cores ({m.get('cpu', '?')}, "
+            f"seed {', '.join(map(str, seeds))}, on {m.get('cores', '?')} CPU cores ({cpus}; "
             f"torch {m.get('torch', '?')}), each notebook alone on the machine and in its own process. "
             f"*First run* starts from an empty checkpoint cache and trains every model the notebook needs; "
             f"*cached* re-runs it with the checkpoints the first run left; *smoke* is the CI preset, first "

@@ -82,3 +82,14 @@ def test_tree_rss_counts_this_process(bench):
     import psutil
 
     assert bench.tree_rss(psutil.Process()) > 10 * 2**20
+
+
+def test_a_partial_rerun_on_another_cpu_names_both_machines(bench):
+    old = _record()  # rows from before rows named their CPU: they ran on the record's machine
+    new = {"cpu": {"05_teachers.ipynb": {"first": {**_row(250.0, 1900), "cpu": "Intel Xeon"}}}}
+    record = {"date": "2026-11-30T00:00:00+00:00", "machine": {"cores": 2, "cpu": "Intel Xeon", "torch": "2.14.1"},
+              "runs": bench.merge(old, new)}
+    text = bench.provenance(record)
+    assert "AMD EPYC for 00 03; Intel Xeon for 05;" in text
+    assert record["runs"]["cpu"]["00_welcome.ipynb"]["first"]["cpu"] == "AMD EPYC"
+    assert "(AMD EPYC; torch" in bench.provenance(old)  # one machine: named once
