@@ -16,10 +16,13 @@ from course_lib import data, presets, training
 from course_lib import train as cli
 
 REPO = data.REPO_ROOT
-# Measured on 2 CPU cores (smoke preset, fake corpus, 3 steps, global batch 4): the largest parameter
-# difference was 6.8e-5 (the updates are ~1e-3 per step) and ||DDP - single|| / ||single - init|| was
-# 2.7e-4; losses agreed to 5e-7 relative.  The tolerances leave ~7-20x margin over those.
-PARAM_ATOL = 5e-4
+# Measured on 2 CPU cores (smoke preset, fake corpus, 3 steps, global batch 4), AMD EPYC:
+# ||DDP - single|| / ||single - init|| was 2.7e-4, the largest single weight difference 6.8e-5;
+# losses agreed to 5e-7 relative (Xeon: 1.0e-5 at step 3).  On an Intel Xeon the ratio was 5.9e-4 (1.2e-3 for the worst
+# tensor) but two weights of 243 139 differed by 6.9e-4: Adam moves a weight whose gradient is
+# near zero by about lr x sign(gradient), so float noise in the reduction order can flip one
+# weight's step whatever the tolerance.  So every *tensor* is compared relative to how far it
+# moved (a tensor DDP failed to sync would be off by ~1), not every weight.
 UPDATE_RTOL = 5e-3
 LOSS_RTOL = 1e-5
 
@@ -59,13 +62,19 @@ def test_two_gloo_processes_match_one_process_on_the_same_global_batch(fake_corp
     b = torch.load(tmp_path / "B" / "model.pt", weights_only=True)
     init = training.new_model(presets.get("smoke").model, 0).state_dict()
     assert a["model"].keys() == b["model"].keys()
-    worst = max(float((a["model"][k] - b["model"][k]).abs().max()) for k in b["model"])
-    diff = sum(float((a["model"][k].double() - b["model"][k].double()).pow(2).sum()) for k in b["model"]) ** 0.5
-    moved = sum(float((b["model"][k].double() - init[k].double()).pow(2).sum()) for k in b["model"]) ** 0.5
-    assert moved > 0.1  # training moved the weights, so agreeing means something
-    assert worst < PARAM_ATOL and diff / moved < UPDATE_RTOL, (worst, diff / moved)
+    diff = {k: float((a["model"][k].double() - b["model"][k].double()).norm()) for k in b["model"]}
+    moved = {k: float((b["model"][k].double() - init[k].double()).norm()) for k in b["model"]}
+    total = sum(v * v for v in moved.values()) ** 0.5
+    assert total > 0.1  # training moved the weights, so agreeing means something
+    rel = {k: diff[k] / moved[k] for k in diff if moved[k] > 1e-6}
+    assert sum(v * v for v in diff.values()) ** 0.5 / total < UPDATE_RTOL
+    worst = max(rel, key=rel.get)
+    assert rel[worst] < UPDATE_RTOL, (worst, rel[worst])
     la, lb = [h["loss"] for h in a["history"]], [h["loss"] for h in b["history"]]
-    assert len(la) == len(lb) == 3 and la == pytest.approx(lb, rel=LOSS_RTOL)
+    # the first step starts from the same weights: only the reduction order differs.  Later losses
+    # inherit the weights' differences above (Xeon: 1.04e-5 relative at step 3)
+    assert len(la) == len(lb) == 3 and la[0] == pytest.approx(lb[0], rel=LOSS_RTOL)
+    assert la[1:] == pytest.approx(lb[1:], rel=10 * LOSS_RTOL)
 
 
 def test_shard_splits_every_tensor_of_the_global_batch():
