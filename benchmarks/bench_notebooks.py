@@ -187,11 +187,19 @@ def syllabus_table(runs: dict) -> str:
 def provenance(record: dict) -> str:
     m = record.get("machine", {})
     seeds = sorted({r["seed"] for nbs in record["runs"].values() for p in nbs.values() for r in p.values()})
-    where: dict = {}  # CPU -> the notebooks measured on it (a partial re-run may use another machine)
-    for nbs in record["runs"].values():
+    cpus_of: dict = {}  # notebook -> preset -> the CPUs its runs used (a partial re-run may use another machine)
+    for preset, nbs in record["runs"].items():
         for nb, passes in nbs.items():
             for r in passes.values():
-                where.setdefault(r.get("cpu", m.get("cpu", "?")), set()).add(nb[:2])
+                cpus_of.setdefault(nb[:2], {}).setdefault(preset, set()).add(r.get("cpu", m.get("cpu", "?")))
+    where: dict = {}  # CPU -> the notebooks measured on it, "00 (cpu)" where the presets of one notebook differ
+    for nb, by_preset in cpus_of.items():
+        if len(set().union(*by_preset.values())) == 1:
+            where.setdefault(next(iter(next(iter(by_preset.values())))), set()).add(nb)
+            continue
+        for preset, cpus in by_preset.items():
+            for cpu in cpus:
+                where.setdefault(cpu, set()).add(f"{nb} ({preset})")
     cpus = next(iter(where), m.get("cpu", "?")) if len(where) < 2 else "; ".join(
         f"{cpu} for {' '.join(sorted(nbs))}" for cpu, nbs in sorted(where.items(), key=lambda kv: -len(kv[1])))
     return (f"Measured by `make bench` (`benchmarks/bench_notebooks.py`), {record.get('date', '?')[:10]}, "

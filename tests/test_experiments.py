@@ -112,3 +112,38 @@ def test_gl_polish_starts_from_the_decoders_own_output(tmp_path):
     for label in ("training speakers, new sentences", "held-out speakers"):
         assert out[0, label, "0 iterations"] == out[0, label, "D(E(x))"]
         assert out[0, label, "4 iterations"] != out[0, label, "D(E(x))"]
+
+
+def test_c1_predictor_steps_trains_the_asked_interfaces_with_the_asked_budget(tmp_path):
+    args = ["--preset", "smoke", "--checkpoints", str(tmp_path), "--predictor-steps", "5",
+            "--only", "grid 50 Hz x 16", "phone x 64"]
+    load("c1_predictor_steps").main(args)
+    before = {p.name for p in tmp_path.iterdir() if p.is_dir()}
+    load("c1_predictor_steps").main(args + ["--steps", "3", "--segment", "0.5", "--batch", "2"])
+    after = {p.name for p in tmp_path.iterdir() if p.is_dir()}
+    assert len(after - before) == 2  # another budget: two more autoencoders, one per asked interface
+
+
+def test_c6_gating_steps_logs_a_probe_every_tenth_and_gives_a_verdict(tmp_path):
+    out = load("c6_gating_steps").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--steps", "10",
+                                        "--batch", "2", "--segment", "0.5"])
+    row = out[0]
+    assert 1 <= row["best_generation"] <= 10 and 1 <= row["best_oracle"] <= 10
+    assert row["holds"] == (row["best_generation"] < row["best_oracle"] and row["oracle_gain_after"] >= 0.05)
+
+
+def test_c7_rate_steps_scores_every_rate_point(tmp_path):
+    from course_lib import presets
+
+    out = load("c7_rate_steps").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--steps", "3"])
+    rate_sweep, _ = presets.ownership_sweep("smoke", 0)
+    rows = out[0]["rows"]
+    assert list(rows) == list(rate_sweep) and all(r["oracle mel"] > 0 and r["D(ẑ) mel"] > 0 for r in rows.values())
+    assert rows["plain (no limit)"]["KL nats/s"] == float("inf")
+
+
+def test_music_data_can_train_on_the_corpus_alone_with_another_batch(tmp_path):
+    out = load("music_data").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--sources", "corpus",
+                                   "--batch", "1", "--segment", "0.5"])
+    assert set(out) == {(0, "corpus", 1.0)}
+    assert not any(tmp_path.glob("corpus-music*"))  # no extra corpus rendered when it is not asked for

@@ -6,8 +6,17 @@ best-reconstructing interface, the best-predicted one and the claim's STOI margi
 
 Measured 2026-11-30, cpu, seeds 0-4: margins 0.009, 0.000, 0.005, 0.016, 0.002 at 300 steps (the
 preset) and 0.012, 0.001, 0.000, 0.020, 0.004 at 900 -- 1 and 2 seeds of 5.  About 5 min a seed.
+Measured 2026-12-06, seed 0, autoencoders trained 800 steps of 4 × 0.5 s (the same audio as 01's 200
+of 8 × 1 s, four times the updates; 3.6 min on an Intel Xeon): margin 0.0066 (50 Hz x 16 oracle STOI
+0.828, phone x 64 predicted best, 0.732 vs 0.725).
+
+``--steps``, ``--segment`` and ``--batch`` train the autoencoders with another budget (05's C10 showed
+once that more, smaller updates on the same audio let an effect show); ``--only`` trains a subset of
+the interfaces (the ranking is then over that subset).
 
     python benchmarks/experiments/c1_predictor_steps.py --seeds 0 1 2 3 4 --predictor-steps 300 900
+    python benchmarks/experiments/c1_predictor_steps.py --seeds 0 --predictor-steps 300 \
+        --steps 800 --segment 0.5 --batch 4
 """
 
 from __future__ import annotations
@@ -23,6 +32,10 @@ from _common import parser, use_checkpoints  # noqa: E402
 def main(argv=None) -> dict:
     p = parser(__doc__)
     p.add_argument("--predictor-steps", type=int, nargs="+", default=[300, 900])
+    p.add_argument("--steps", type=int, default=None, help="autoencoder steps (default: the preset's)")
+    p.add_argument("--segment", type=float, default=None, help="crop length in seconds (default: the preset's)")
+    p.add_argument("--batch", type=int, default=None, help="crops per step (default: the preset's)")
+    p.add_argument("--only", nargs="+", default=None, help="interfaces to train (labels of presets.TOPOLOGY_SWEEP)")
     args = p.parse_args(argv)
     use_checkpoints(args, "c1_predictor_steps")
     from course_lib import data, decode_paths, predictors, presets, training
@@ -36,6 +49,13 @@ def main(argv=None) -> dict:
         task = predictors.speech_task(corpus, args.preset, base.eval_clips)
         stoi = {n: {} for n in args.predictor_steps}
         for label, preset in settings.items():
+            if args.only and label not in args.only:
+                continue
+            t = preset.train
+            steps = args.steps or t.steps
+            preset = replace(preset, train=replace(
+                t, steps=steps, checkpoint_every=steps, warmup=max(1, round(t.warmup * steps / t.steps)),
+                segment_s=args.segment or t.segment_s, batch_size=args.batch or t.batch_size))
             run = training.train_or_load(preset, progress=False)
             for n in args.predictor_steps:
                 st = predictors.study(run.model, corpus, task.train_rows, task.eval_rows, task.vocab, task.speakers,
