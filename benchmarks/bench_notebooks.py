@@ -187,21 +187,22 @@ def syllabus_table(runs: dict) -> str:
 def provenance(record: dict) -> str:
     m = record.get("machine", {})
     seeds = sorted({r["seed"] for nbs in record["runs"].values() for p in nbs.values() for r in p.values()})
-    cpus_of: dict = {}  # notebook -> preset -> the CPUs its runs used (a partial re-run may use another machine)
+    # preset -> CPU -> the notebooks whose runs used it (a partial re-run may use another machine)
+    used: dict = {}
     for preset, nbs in record["runs"].items():
         for nb, passes in nbs.items():
             for r in passes.values():
-                cpus_of.setdefault(nb[:2], {}).setdefault(preset, set()).add(r.get("cpu", m.get("cpu", "?")))
-    where: dict = {}  # CPU -> the notebooks measured on it, "00 (cpu)" where the presets of one notebook differ
-    for nb, by_preset in cpus_of.items():
-        if len(set().union(*by_preset.values())) == 1:
-            where.setdefault(next(iter(next(iter(by_preset.values())))), set()).add(nb)
-            continue
-        for preset, cpus in by_preset.items():
-            for cpu in cpus:
-                where.setdefault(cpu, set()).add(f"{nb} ({preset})")
-    cpus = next(iter(where), m.get("cpu", "?")) if len(where) < 2 else "; ".join(
-        f"{cpu} for {' '.join(sorted(nbs))}" for cpu, nbs in sorted(where.items(), key=lambda kv: -len(kv[1])))
+                used.setdefault(preset, {}).setdefault(r.get("cpu", m.get("cpu", "?")), set()).add(nb[:2])
+    where: dict = {}  # CPU -> "the cpu runs" (a whole preset) or "the smoke runs of 00 05"
+    for preset, by_cpu in used.items():
+        for cpu, nbs in by_cpu.items():
+            where.setdefault(cpu, []).append(f"the {preset} runs" if len(by_cpu) == 1
+                                             else f"the {preset} runs of {' '.join(sorted(nbs))}")
+    if len(where) < 2:
+        cpus = next(iter(where), m.get("cpu", "?"))
+    else:
+        cpus = "; ".join(f"{cpu} for {' and '.join(sorted(what))}"
+                         for cpu, what in sorted(where.items(), key=lambda kv: kv[0]))
     return (f"Measured by `make bench` (`benchmarks/bench_notebooks.py`), {record.get('date', '?')[:10]}, "
             f"seed {', '.join(map(str, seeds))}, on {m.get('cores', '?')} CPU cores ({cpus}; "
             f"torch {m.get('torch', '?')}), each notebook alone on the machine and in its own process. "

@@ -90,15 +90,21 @@ def test_a_partial_rerun_on_another_cpu_names_both_machines(bench):
     record = {"date": "2026-11-30T00:00:00+00:00", "machine": {"cores": 2, "cpu": "Intel Xeon", "torch": "2.14.1"},
               "runs": bench.merge(old, new)}
     text = bench.provenance(record)
-    assert "AMD EPYC for 00 03; Intel Xeon for 05;" in text
+    assert "(AMD EPYC for the cpu runs of 00 03 and the smoke runs; Intel Xeon for the cpu runs of 05; torch" in text
     assert record["runs"]["cpu"]["00_welcome.ipynb"]["first"]["cpu"] == "AMD EPYC"
     assert "(AMD EPYC; torch" in bench.provenance(old)  # one machine: named once
 
 
-def test_a_notebook_whose_presets_ran_on_two_cpus_is_named_with_its_preset(bench):
+def test_each_preset_names_the_cpus_its_runs_used(bench):
     old = _record()
     # 00's cpu rows re-run on a Xeon, its smoke row left from the AMD machine: once, 00 was listed under both
     new = {"cpu": {"00_welcome.ipynb": {p: {**_row(400.0, 2000), "cpu": "Intel Xeon"} for p in ("first", "cached")}}}
     record = {"date": "2026-11-30T00:00:00+00:00", "machine": {"cores": 2, "cpu": "Intel Xeon", "torch": "2.14.1"},
               "runs": bench.merge(old, new)}
-    assert "(AMD EPYC for 00 (smoke) 03; Intel Xeon for 00 (cpu); torch" in bench.provenance(record)
+    assert ("(AMD EPYC for the cpu runs of 03 and the smoke runs; Intel Xeon for the cpu runs of 00; torch"
+            in bench.provenance(record))
+    # every cpu run re-timed on the Xeon: one phrase per preset, no list of notebooks
+    new = {"cpu": {nb: {p: {**_row(300.0, 2000), "cpu": "Intel Xeon"} for p in ("first", "cached")}
+                   for nb in ("00_welcome.ipynb", "03_breaking_the_oracle.ipynb")}}
+    record["runs"] = bench.merge(old, new)
+    assert "(AMD EPYC for the smoke runs; Intel Xeon for the cpu runs; torch" in bench.provenance(record)
