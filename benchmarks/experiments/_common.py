@@ -29,3 +29,23 @@ def use_checkpoints(args, name: str) -> Path:
         training.CHECKPOINT_ROOT = folder
     warnings.filterwarnings("ignore")
     return folder
+
+
+def budget_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--steps``, ``--segment``, ``--batch``: train the script's autoencoders with another budget."""
+    p.add_argument("--steps", type=int, default=None, help="autoencoder steps (default: the preset's)")
+    p.add_argument("--segment", type=float, default=None, help="crop length in seconds (default: the preset's)")
+    p.add_argument("--batch", type=int, default=None, help="crops per step (default: the preset's)")
+    return p
+
+
+def with_budget(preset, args, **train):
+    """``preset`` with the command line's budget: its steps (warm-up scaled alike; one checkpoint at
+    the end), crop length and batch; ``train`` sets further ``TrainConfig`` fields."""
+    from dataclasses import replace
+
+    t = preset.train
+    steps = args.steps or t.steps
+    return replace(preset, train=replace(
+        t, steps=steps, checkpoint_every=steps, warmup=max(1, round(t.warmup * steps / t.steps)),
+        segment_s=args.segment or t.segment_s, batch_size=args.batch or t.batch_size, **train))

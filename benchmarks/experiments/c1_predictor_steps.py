@@ -26,15 +26,13 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, use_checkpoints  # noqa: E402
+from _common import budget_args, parser, use_checkpoints, with_budget  # noqa: E402
 
 
 def main(argv=None) -> dict:
     p = parser(__doc__)
     p.add_argument("--predictor-steps", type=int, nargs="+", default=[300, 900])
-    p.add_argument("--steps", type=int, default=None, help="autoencoder steps (default: the preset's)")
-    p.add_argument("--segment", type=float, default=None, help="crop length in seconds (default: the preset's)")
-    p.add_argument("--batch", type=int, default=None, help="crops per step (default: the preset's)")
+    budget_args(p)
     p.add_argument("--only", nargs="+", default=None, help="interfaces to train (labels of presets.TOPOLOGY_SWEEP)")
     args = p.parse_args(argv)
     use_checkpoints(args, "c1_predictor_steps")
@@ -51,12 +49,7 @@ def main(argv=None) -> dict:
         for label, preset in settings.items():
             if args.only and label not in args.only:
                 continue
-            t = preset.train
-            steps = args.steps or t.steps
-            preset = replace(preset, train=replace(
-                t, steps=steps, checkpoint_every=steps, warmup=max(1, round(t.warmup * steps / t.steps)),
-                segment_s=args.segment or t.segment_s, batch_size=args.batch or t.batch_size))
-            run = training.train_or_load(preset, progress=False)
+            run = training.train_or_load(with_budget(preset, args), progress=False)
             for n in args.predictor_steps:
                 st = predictors.study(run.model, corpus, task.train_rows, task.eval_rows, task.vocab, task.speakers,
                                       replace(budget, steps=n), progress=False, cache_dir=run.info["dir"])

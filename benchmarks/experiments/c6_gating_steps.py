@@ -18,19 +18,14 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, use_checkpoints  # noqa: E402
+from _common import budget_args, parser, use_checkpoints, with_budget  # noqa: E402
 
 
 def main(argv=None) -> dict:
-    p = parser(__doc__)
-    p.add_argument("--steps", type=int, default=None, help="codec steps (default: the preset's)")
-    p.add_argument("--segment", type=float, default=None, help="crop length in seconds (default: the preset's)")
-    p.add_argument("--batch", type=int, default=None, help="crops per step (default: the preset's)")
-    args = p.parse_args(argv)
+    args = budget_args(parser(__doc__)).parse_args(argv)
     use_checkpoints(args, "c6_gating_steps")
     import pandas as pd
 
@@ -39,12 +34,8 @@ def main(argv=None) -> dict:
     out = {}
     for seed in args.seeds:
         cfg = presets.for_notebook("03", args.preset, seed)
-        t = cfg.train
-        steps = args.steps or t.steps
-        cfg = replace(cfg, train=replace(
-            t, steps=steps, checkpoint_every=steps, probe_every=max(1, steps // 10),
-            warmup=max(1, round(t.warmup * steps / t.steps)),
-            segment_s=args.segment or t.segment_s, batch_size=args.batch or t.batch_size))
+        steps = args.steps or cfg.train.steps
+        cfg = with_budget(cfg, args, probe_every=max(1, steps // 10))
         corpus = data.ensure_corpus(cfg.corpus)
         task = predictors.speech_task(corpus, args.preset, cfg.eval_clips)
         probe = predictors.ProbeGate(corpus, task.train_rows.iloc[::2], task.eval_rows.head(8), task.vocab,

@@ -19,19 +19,14 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, use_checkpoints  # noqa: E402
+from _common import budget_args, parser, use_checkpoints, with_budget  # noqa: E402
 
 
 def main(argv=None) -> dict:
-    p = parser(__doc__)
-    p.add_argument("--steps", type=int, default=None, help="encoder steps (default: the preset's)")
-    p.add_argument("--segment", type=float, default=None, help="crop length in seconds (default: the preset's)")
-    p.add_argument("--batch", type=int, default=None, help="crops per step (default: the preset's)")
-    args = p.parse_args(argv)
+    args = budget_args(parser(__doc__)).parse_args(argv)
     use_checkpoints(args, "c7_rate_steps")
     import numpy as np
 
@@ -46,11 +41,8 @@ def main(argv=None) -> dict:
         task = predictors.speech_task(corpus, args.preset, min(base.eval_clips, 12))
         rows = {}
         for label, cfg in rate_sweep.items():
+            cfg = with_budget(cfg, args)
             t = cfg.train
-            steps = args.steps or t.steps
-            t = replace(t, steps=steps, checkpoint_every=steps, warmup=max(1, round(t.warmup * steps / t.steps)),
-                        segment_s=args.segment or t.segment_s, batch_size=args.batch or t.batch_size)
-            cfg = replace(cfg, train=t)
             t0 = time.time()
             run = training.train_or_load(cfg, progress=False)
             st = predictors.study(run.model, corpus, task.train_rows, task.eval_rows, task.vocab, task.speakers,
@@ -63,7 +55,7 @@ def main(argv=None) -> dict:
             rows[label] = {"KL nats/s": round(float(kl), 0), "oracle mel": round(float(mel[decode_paths.ORACLE]), 4),
                            "D(ẑ) mel": round(float(mel[decode_paths.PREDICTED]), 4), "nMSE": round(float(st.nmse), 3),
                            "s": round(time.time() - t0)}
-            budget_text = f"{steps} steps × {t.batch_size} × {t.segment_s:g} s"
+            budget_text = f"{t.steps} steps × {t.batch_size} × {t.segment_s:g} s"
             print(f"seed {seed} · {label} · {budget_text}: {rows[label]}", flush=True)
         order = list(rows)
         best_oracle = min(order, key=lambda k: rows[k]["oracle mel"])
