@@ -280,7 +280,10 @@ After 200 steps no decoder has learned where the instruments sit: every row land
 the mono copy's 9.1 dB, and the claim compares two images that are not there. With more steps the
 L/R row stalls near 7.6 dB, while the mid/side row drops under it, in most seeds between 400 and
 600 steps: the mid/side row is the one that learns an image first. The margin is thin, though:
-seed 3 clears the 10% by 0.009 dB, seed 1 misses, and even the best row's ILD correlation is 0.2 against 1 for a kept image. The one run at
+seed 3 clears the 10% by 0.009 dB, seed 1 misses, and even the best row's ILD correlation is 0.2 against 1 for a kept image.
+Float rounding alone can move it: the same rows trained with one thread instead of two (2026-12-07,
+an Intel Xeon) failed in seeds 0 (7.21 → 7.37 dB) and 4 (7.50 → 6.91, 8% lower), and on that
+machine seed 4 failed the first claim on PESQ (L1 1.25 against 1.11–1.12). The one run at
 `gpu` scale so far (320 s on a GPU, 10 music clips of this corpus) found the same direction (L/R
 7.1 dB, mid/side 6.5 dB, 9% lower).
 
