@@ -31,12 +31,17 @@ def use_checkpoints(args, name: str) -> Path:
     return folder
 
 
-def budget_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """``--steps``, ``--segment``, ``--batch``: train the script's autoencoders with another budget."""
-    p.add_argument("--steps", type=int, default=None, help="autoencoder steps (default: the preset's)")
+def crop_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--segment``, ``--batch``: train on other crops (for scripts whose budget is wall clock)."""
     p.add_argument("--segment", type=float, default=None, help="crop length in seconds (default: the preset's)")
     p.add_argument("--batch", type=int, default=None, help="crops per step (default: the preset's)")
     return p
+
+
+def budget_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--steps``, ``--segment``, ``--batch``: train the script's autoencoders with another budget."""
+    p.add_argument("--steps", type=int, default=None, help="autoencoder steps (default: the preset's)")
+    return crop_args(p)
 
 
 def with_budget(preset, args, **train):

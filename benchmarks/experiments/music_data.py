@@ -37,7 +37,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import REPO, parser, use_checkpoints  # noqa: E402
+from _common import REPO, crop_args, parser, use_checkpoints  # noqa: E402
 
 
 def more_music_corpus(n_pieces: int, out: Path, seed: int = 0, jobs: int | None = None) -> Path:
@@ -59,8 +59,7 @@ def main(argv=None) -> dict:
     p.add_argument("--jobs", type=int, default=None, help="corpus builder worker processes")
     p.add_argument("--sources", nargs="+", default=["corpus", "more music"], choices=["corpus", "more music"],
                    help="which training pieces (default: both)")
-    p.add_argument("--batch", type=int, default=None, help="crops per step (default: the preset's)")
-    p.add_argument("--segment", type=float, default=None, help="crop length in seconds (default: the preset's)")
+    crop_args(p)
     args = p.parse_args(argv)
     folder = use_checkpoints(args, "music_data")  # the extra corpus goes here; the models are not kept
     sys.path.insert(0, str(REPO / "benchmarks"))
@@ -92,9 +91,8 @@ def main(argv=None) -> dict:
             edf = data.read_manifest(extra)
             sources["more music"] = (extra, edf[(edf["domain"] == "music") & (edf["condition"] == "clean")
                                                 & ~edf["clip_id"].isin(set(held["clip_id"]))])
+        sources = {k: v for k, v in sources.items() if k in args.sources}
         for source, (root, rows) in sources.items():
-            if source not in args.sources:
-                continue
             bank = data.ClipBank.from_manifest(root, rows, channels=2)
             train_clips, _ = data.eval_clips(root, rows, preset.eval_clips, channels=2)  # the first pieces
             for budget in budgets:
