@@ -397,6 +397,39 @@ class Autoencoder(nn.Module):
             y = self.decoder(z, **extra)
         return y if length is None else y[..., :length]
 
+    def load_from(self, state: dict, logvar0: float = -6.0) -> None:
+        """Start from another autoencoder's weights (fine-tuning).
+
+        The same architecture loads as is.  A Gaussian bottleneck (KL, target-KL: its encoder emits
+        a mean *and* a log-variance per channel) may also start from a plain codec of the same
+        shape: the mean half of each output projection is the plain codec's, the log-variance half
+        starts at ``logvar0`` everywhere (a posterior std of e^(logvar0 / 2), 0.05 by default), so
+        fine-tuning begins at the plain codec's reconstructions and the KL term widens the posterior
+        from there.  The bottleneck's own state (target-KL's weight) keeps its initial value.
+        """
+        own = self.state_dict()
+        if set(state) == set(own) and all(state[k].shape == v.shape for k, v in own.items()):
+            self.load_state_dict(state)
+            return
+        if getattr(self.bottleneck, "in_factor", 1) != 2:
+            raise ValueError("these weights do not fit this autoencoder, and only a Gaussian bottleneck "
+                             "(kl, target_kl, ...) can start from a differently shaped codec")
+        merged = {}
+        for k, v in own.items():
+            if k not in state:
+                if not k.startswith("bottleneck."):
+                    raise ValueError(f"the source weights lack {k!r}: not a codec of the same architecture")
+                merged[k] = v  # the bottleneck's own state (e.g. target-KL's controller) starts fresh
+            elif state[k].shape == v.shape:
+                merged[k] = state[k]
+            elif v.shape[0] == 2 * state[k].shape[0] and v.shape[1:] == state[k].shape[1:]:
+                # an output projection: [mean; log-variance] rows from the plain codec's rows
+                logvar = torch.full_like(state[k], logvar0 if k.endswith("bias") else 0.0)
+                merged[k] = torch.cat([state[k], logvar])
+            else:
+                raise ValueError(f"{k}: source {tuple(state[k].shape)} does not fit {tuple(v.shape)}")
+        self.load_state_dict(merged)
+
     def forward(self, x: torch.Tensor, spans: torch.Tensor | None = None, speaker=None):
         out = self.encode(x, spans=spans)
         return self.decode(out.z, x.shape[-1], spans=spans, speaker=speaker), out

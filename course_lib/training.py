@@ -374,7 +374,8 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
                   aux: torch.nn.Module | None = None, bank=None, monitor=None) -> TrainedModel:
     """Load the checkpoint trained for this preset + corpus, or train it (and save it) first.
 
-    ``init``: start from a trained model's weights (fine-tuning); its key joins this one's.
+    ``init``: start from a trained model's weights (fine-tuning; ``Autoencoder.load_from``: a
+    KL-type codec may start from a plain one); its key joins this one's.
     ``probe``: a ``predictors.ProbeGate`` scored every ``preset.train.probe_every`` steps; the
     scores land in ``info["probe"]`` and the best checkpoints in the run's directory
     (``load_best``).
@@ -399,7 +400,7 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
     final = ckpt_dir / "model.pt"
     model = new_model(preset.model, preset.train.seed)
     if init is not None:
-        model.load_state_dict(init.model.state_dict())
+        model.load_from(init.model.state_dict())  # a KL codec may start from a plain one (see load_from)
     device = preset.device if (preset.device != "cuda" or torch.cuda.is_available()) else "cpu"
     if final.exists():
         state = torch.load(final, weights_only=True, map_location="cpu")

@@ -1,6 +1,7 @@
 """The experiment scripts behind the "a script" numbers of the notebooks and README run (smoke preset)."""
 
 import importlib.util
+import json
 import os
 from pathlib import Path
 
@@ -140,6 +141,18 @@ def test_c7_rate_steps_scores_every_rate_point(tmp_path):
     rows = out[0]["rows"]
     assert list(rows) == list(rate_sweep) and all(r["oracle mel"] > 0 and r["D(ẑ) mel"] > 0 for r in rows.values())
     assert rows["plain (no limit)"]["KL nats/s"] == float("inf")
+
+
+def test_c7_warm_start_starts_every_rate_point_from_the_plain_codec(tmp_path):
+    out = load("c7_warm_start").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--steps", "2",
+                                      "--base-steps", "3", "--head", "flow", "--targets", "500", "4000"])
+    rows = out[0]["rows"]
+    assert list(rows) == ["target 500 nats/s", "target 4000 nats/s", "plain (no limit)"]
+    infos = [json.loads(p.read_text()) for p in tmp_path.glob("*/info.json")]
+    base = next(i for i in infos if i["init"] is None)
+    assert base["preset"]["train"]["steps"] == 3
+    assert sorted(i["preset"]["model"]["bottleneck"] for i in infos if i["init"] == base["key"]) == \
+        ["plain", "target_kl", "target_kl"]
 
 
 def test_music_data_can_train_on_the_corpus_alone_with_another_batch(tmp_path):

@@ -89,3 +89,28 @@ def test_decoder_spectrogram_is_what_its_inverse_stft_plays():
     n = y.shape[-1]
     again = torch.istft(spec, cfg.n_fft, cfg.hop, window=torch.hann_window(cfg.n_fft), length=n).reshape(3, 2, n)
     assert torch.allclose(again, y, atol=1e-6)
+
+
+def test_load_from_starts_a_kl_codec_at_the_plain_codec():
+    torch.manual_seed(0)
+    plain = Autoencoder(ModelConfig(**SMALL)).eval()
+    kl = Autoencoder(ModelConfig(bottleneck="target_kl", target_kl=500.0, **SMALL)).eval()
+    kl.load_from(plain.state_dict(), logvar0=-6.0)
+    x = torch.randn(2, 1, 8000) * 0.1
+    with torch.no_grad():
+        p, q = plain.encode(x, sample=False), kl.encode(x, sample=False)
+        assert torch.allclose(q.mean, p.mean)  # the mean half is the plain codec's
+        assert torch.allclose(q.logvar, torch.full_like(q.logvar, -6.0))  # a narrow posterior everywhere
+        assert torch.allclose(kl.decode(q.mean, x.shape[-1]), plain.decode(p.mean, x.shape[-1]))
+    assert float(kl.bottleneck.log_weight) == pytest.approx(math.log(1e-4))  # the controller starts fresh
+    same = Autoencoder(ModelConfig(**SMALL))
+    same.load_from(plain.state_dict())  # same architecture: a plain load
+    assert all(torch.equal(a, b) for a, b in zip(same.state_dict().values(), plain.state_dict().values()))
+
+
+def test_load_from_refuses_what_does_not_fit():
+    plain = Autoencoder(ModelConfig(**SMALL))
+    with pytest.raises(ValueError, match="only a Gaussian bottleneck"):
+        Autoencoder(ModelConfig(width=32, **SMALL)).load_from(plain.state_dict())
+    with pytest.raises(ValueError, match="does not fit"):
+        Autoencoder(ModelConfig(bottleneck="kl", width=32, **SMALL)).load_from(plain.state_dict())

@@ -54,3 +54,22 @@ def with_budget(preset, args, **train):
     return replace(preset, train=replace(
         t, steps=steps, checkpoint_every=steps, warmup=max(1, round(t.warmup * steps / t.steps)),
         segment_s=args.segment or t.segment_s, batch_size=args.batch or t.batch_size, **train))
+
+
+def target_args(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """``--targets``: 04's rate points in nats per second (default: the preset's ``TARGET_KL``)."""
+    p.add_argument("--targets", type=float, nargs="+", default=None,
+                   help="the rate points in nats/s (default: 04's); the plain codec ends the sweep")
+    return p
+
+
+def with_targets(rate_sweep: dict, targets) -> dict:
+    """04's rate sweep with other target-KL points (``None``: as it is); the plain codec stays last."""
+    from dataclasses import replace
+
+    if not targets:
+        return rate_sweep
+    tk = next(c for c in rate_sweep.values() if c.model.bottleneck == "target_kl")
+    plain = "plain (no limit)"
+    return {**{f"target {t:g} nats/s": replace(tk, model=replace(tk.model, target_kl=t)) for t in targets},
+            plain: rate_sweep[plain]}

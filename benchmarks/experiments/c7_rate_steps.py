@@ -11,8 +11,8 @@ both measures every time): 800 steps of 4 × 0.5 s 0.766 / 0.775 / 0.760 (oracle
 0.528, about 45 s a codec); 1600 steps 0.735 / 0.724 / 0.716 (oracle 0.488 / 0.493 / 0.451, about
 70 s a codec).  The 6000 nats/s codec's smaller gap (0.230 vs 0.265) does not yet pay for its oracle.
 
-    python benchmarks/experiments/c7_rate_steps.py --seeds 0 1                       # 04's budget
-    python benchmarks/experiments/c7_rate_steps.py --seeds 0 1 --steps 800 --segment 0.5 --batch 4
+    python benchmarks/experiments/c7_rate_steps.py --seeds 0 1 --targets 1500 6000    # 04's budget until 2026-12-07
+    python benchmarks/experiments/c7_rate_steps.py --seeds 0 1 --targets 1500 6000 --steps 800 --segment 0.5 --batch 4
 """
 
 from __future__ import annotations
@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import budget_args, parser, use_checkpoints, with_budget  # noqa: E402
+from _common import budget_args, parser, target_args, use_checkpoints, with_budget, with_targets  # noqa: E402
 
 
 def main(argv=None) -> dict:
-    args = budget_args(parser(__doc__)).parse_args(argv)
+    args = target_args(budget_args(parser(__doc__))).parse_args(argv)
     use_checkpoints(args, "c7_rate_steps")
     import numpy as np
 
@@ -34,7 +34,7 @@ def main(argv=None) -> dict:
 
     out = {}
     for seed in args.seeds:
-        rate_sweep, _ = presets.ownership_sweep(args.preset, seed)
+        rate_sweep = with_targets(presets.ownership_sweep(args.preset, seed)[0], args.targets)
         budget = presets.predictor_budget(args.preset, seed)
         base = next(iter(rate_sweep.values()))
         corpus = data.ensure_corpus(base.corpus)

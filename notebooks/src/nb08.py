@@ -161,7 +161,8 @@ from dataclasses import replace
 from course_lib.predictors import encoder_fingerprint
 
 fit = card.fitted
-before = [fit.model.encode(x[None], sample=False).mean[0] for x in fit.refs]
+with torch.no_grad():
+    before = [fit.model.encode(x[None], sample=False).mean[0] for x in fit.refs]
 oracle_before = float(np.mean([metrics.mel_distance(y, x) for y, x in zip(training.reconstruct(fit.model, fit.refs), fit.refs)]))
 polish = replace(fit.codec, train=replace(fit.codec.train, steps=budget.polish_steps, warmup=10,
                                           lr=fit.codec.train.lr / 4, freeze_encoder=True,
