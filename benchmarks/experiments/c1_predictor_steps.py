@@ -10,6 +10,10 @@ Measured 2026-12-06, seed 0, autoencoders trained 800 steps of 4 × 0.5 s (the s
 of 8 × 1 s, four times the updates; 3.6 min on an Intel Xeon): margin 0.0066 (50 Hz x 16 oracle STOI
 0.828, phone x 64 predicted best, 0.732 vs 0.725).
 
+``--head flow`` scores the flow-matching head instead of the regression head (01's claim since
+2026-12-07).  Measured 2026-12-07, seeds 0 and 1 (an Intel Xeon): margins 0.059 and 0.049, phone x 64
+predicted best by the flow head although its draws from 50 Hz x 16 are the closest (nMSE 0.47 vs 1.04).
+
 ``--steps``, ``--segment`` and ``--batch`` train the autoencoders with another budget (05's C10 showed
 once that more, smaller updates on the same audio let an effect show); ``--only`` trains a subset of
 the interfaces (the ranking is then over that subset).
@@ -17,6 +21,7 @@ the interfaces (the ranking is then over that subset).
     python benchmarks/experiments/c1_predictor_steps.py --seeds 0 1 2 3 4 --predictor-steps 300 900
     python benchmarks/experiments/c1_predictor_steps.py --seeds 0 --predictor-steps 300 \
         --steps 800 --segment 0.5 --batch 4
+    python benchmarks/experiments/c1_predictor_steps.py --seeds 0 1 --predictor-steps 300 --head flow
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ def main(argv=None) -> dict:
     p = parser(__doc__)
     p.add_argument("--predictor-steps", type=int, nargs="+", default=[300, 900])
     budget_args(p)
+    p.add_argument("--head", default="regression", choices=("regression", "flow"), help="the predictor's head")
     p.add_argument("--only", nargs="+", default=None, help="interfaces to train (labels of presets.TOPOLOGY_SWEEP)")
     args = p.parse_args(argv)
     use_checkpoints(args, "c1_predictor_steps")
@@ -52,7 +58,8 @@ def main(argv=None) -> dict:
             run = training.train_or_load(with_budget(preset, args), progress=False)
             for n in args.predictor_steps:
                 st = predictors.study(run.model, corpus, task.train_rows, task.eval_rows, task.vocab, task.speakers,
-                                      replace(budget, steps=n), progress=False, cache_dir=run.info["dir"])
+                                      replace(budget, steps=n), head=args.head, progress=False,
+                                      cache_dir=run.info["dir"])
                 tab = decode_paths.decode_path_table(task.refs, decode_paths.oracle_and_predicted(run.model, st),
                                                      pesq=False)
                 stoi[n][label] = (tab.loc[decode_paths.ORACLE, "stoi"], tab.loc[decode_paths.PREDICTED, "stoi"])
