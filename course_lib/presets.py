@@ -253,7 +253,7 @@ def decoder_finetune(base: Preset, noise_std: tuple[float, ...] = (), noise_corr
 
 
 # Notebook 04: the rate sweep (target KL, nats per second) and the bottleneck zoo.
-# cpu: 150 nats/s (3 nats a frame) is far enough down for the oracle to pay clearly (mel 0.63-0.66
+# cpu: 150 nats/s (3 nats a frame) is far enough down for the oracle to pay clearly (mel 0.63-0.67
 # against 0.51-0.53 unlimited, after 200 + 200 steps, seeds 0-4).  It has no point above 1500: a
 # 6000 nats/s codec scored as the plain one (oracle within 0.002 mel, D(ẑ) within 0.004, seeds 0-4;
 # the plain codec uses a little more), and 04 is faster without it.

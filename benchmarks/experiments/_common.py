@@ -73,3 +73,15 @@ def with_targets(rate_sweep: dict, targets) -> dict:
     plain = "plain (no limit)"
     return {**{f"target {t:g} nats/s": replace(tk, model=replace(tk.model, target_kl=t)) for t in targets},
             plain: rate_sweep[plain]}
+
+
+def c7_verdict(seed: int, rows: dict) -> bool:
+    """04's C7 by ranking alone (no margin): the best D(ẑ) mel sits inside the rate sweep (``rows``,
+    low rate first, the plain codec last) and is not the best oracle.  Prints the verdict."""
+    order = list(rows)
+    best_oracle = min(order, key=lambda k: rows[k]["oracle mel"])
+    best_pred = min(order, key=lambda k: rows[k]["D(ẑ) mel"])
+    holds = order.index(best_pred) not in (0, len(order) - 1) and best_oracle != best_pred
+    print(f"seed {seed}: oracle best {best_oracle}, D(ẑ) best {best_pred} → C7 {'holds' if holds else 'absent'}",
+          flush=True)
+    return holds

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import budget_args, parser, target_args, use_checkpoints, with_budget, with_targets  # noqa: E402
+from _common import budget_args, c7_verdict, parser, target_args, use_checkpoints, with_budget, with_targets  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -57,13 +57,7 @@ def main(argv=None) -> dict:
                            "s": round(time.time() - t0)}
             budget_text = f"{t.steps} steps × {t.batch_size} × {t.segment_s:g} s"
             print(f"seed {seed} · {label} · {budget_text}: {rows[label]}", flush=True)
-        order = list(rows)
-        best_oracle = min(order, key=lambda k: rows[k]["oracle mel"])
-        best_pred = min(order, key=lambda k: rows[k]["D(ẑ) mel"])
-        holds = order.index(best_pred) not in (0, len(order) - 1) and best_oracle != best_pred
-        print(f"seed {seed}: oracle best {best_oracle}, D(ẑ) best {best_pred} → C7 {'holds' if holds else 'absent'}",
-              flush=True)
-        out[seed] = {"rows": rows, "holds": holds}
+        out[seed] = {"rows": rows, "holds": c7_verdict(seed, rows)}
     return out
 
 

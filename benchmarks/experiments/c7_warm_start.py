@@ -30,7 +30,7 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import budget_args, parser, target_args, use_checkpoints, with_budget, with_targets  # noqa: E402
+from _common import budget_args, c7_verdict, parser, target_args, use_checkpoints, with_budget, with_targets  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -73,13 +73,7 @@ def main(argv=None) -> dict:
                            "D(ẑ) STOI": round(float(tab.loc[decode_paths.PREDICTED, "stoi"]), 4),
                            "nMSE": round(float(st.nmse), 3), "s": round(time.time() - t0)}
             print(f"seed {seed} · {label} · +{cfg.train.steps} steps · {args.head}: {rows[label]}", flush=True)
-        order = list(rows)
-        best_oracle = min(order, key=lambda k: rows[k]["oracle mel"])
-        best_pred = min(order, key=lambda k: rows[k]["D(ẑ) mel"])
-        holds = order.index(best_pred) not in (0, len(order) - 1) and best_oracle != best_pred
-        print(f"seed {seed}: oracle best {best_oracle}, D(ẑ) best {best_pred} → C7 {'holds' if holds else 'absent'}",
-              flush=True)
-        out[seed] = {"rows": rows, "holds": holds}
+        out[seed] = {"rows": rows, "holds": c7_verdict(seed, rows)}
     return out
 
 

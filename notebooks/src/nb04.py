@@ -88,7 +88,8 @@ experiment at this scale:
 - **every point starts from the same trained plain codec** and trains the same number of steps
   again, under its own rate limit (the plain point without one). Trained from scratch for 200
   steps, a KL codec is still paying for the noise of its posterior samples, and its oracle is far
-  behind (mel 0.80 vs 0.63 in seed 0): the sweep then measures training speed, not rate.
+  behind (mel 0.79 vs 0.66 in seed 0: section 3's table): the sweep then measures training speed,
+  not rate.
   `Autoencoder.load_from` starts a KL codec from a plain one (its posterior starts narrow);
 - **predicted quality comes from the flow-matching head**, a generator that *samples* its latents,
   like the diffusion model Target-KL put downstream. A regression head outputs the average latent;
