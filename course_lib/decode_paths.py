@@ -92,6 +92,21 @@ def predicted_latent_gap(table: pd.DataFrame, metric: str = "mel_dist", oracle: 
     return float(diff if metric in LOWER_IS_BETTER else -diff)
 
 
+def ranking_split(results: pd.DataFrame, oracle: str, predicted: str, higher_is_better: bool = True) -> dict:
+    """Do the oracle ranking and the predicted ranking of ``results`` (one row per codec) part?
+
+    ``oracle`` and ``predicted`` name two columns scored on the same metric (e.g. "oracle STOI" and
+    "D(ẑ) STOI").  Returns the best row by each and ``margin``: how much better the predicted
+    winner's own ``predicted`` score is than the oracle winner's (0 when they are the same row;
+    positive = better).  Notebooks 01 and 04 assert a claim on it.
+    """
+    pick = pd.Series.idxmax if higher_is_better else pd.Series.idxmin
+    best_oracle, best_predicted = pick(results[oracle]), pick(results[predicted])
+    diff = results.loc[best_predicted, predicted] - results.loc[best_oracle, predicted]
+    return {"best_oracle": best_oracle, "best_predicted": best_predicted,
+            "margin": float(diff if higher_is_better else -diff)}
+
+
 def oracle_and_predicted(model: Autoencoder, study) -> dict[str, list[torch.Tensor]]:
     """The two rows notebook 01 needs, decoded: D(E(x)) and D(z_hat) of a ``predictors.study``."""
     lengths = [u.length for u in study.eval]

@@ -146,3 +146,16 @@ def test_probe_gate_scores_and_keeps_best_checkpoints(fake_corpus, tmp_path):
     with pytest.raises(FileNotFoundError, match="no best checkpoints"):
         training.load_best(training.train_or_load(tiny_preset(), corpus=fake_corpus, root=tmp_path / "x",
                                                   progress=False))
+
+
+def test_ranking_split_names_both_winners_and_the_predicted_winners_lead():
+    import pandas as pd
+
+    res = pd.DataFrame({"oracle STOI": [0.75, 0.72, 0.70], "D(ẑ) STOI": [0.57, 0.63, 0.55],
+                        "oracle mel": [0.71, 0.80, 0.81], "D(ẑ) mel": [1.01, 1.04, 1.06]},
+                       index=["grid", "phone", "chunk"])
+    split = DP.ranking_split(res, "oracle STOI", "D(ẑ) STOI")
+    assert split["best_oracle"] == "grid" and split["best_predicted"] == "phone"
+    assert split["margin"] == pytest.approx(0.06)
+    same = DP.ranking_split(res, "oracle mel", "D(ẑ) mel", higher_is_better=False)
+    assert same == {"best_oracle": "grid", "best_predicted": "grid", "margin": 0.0}

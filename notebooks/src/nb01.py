@@ -163,9 +163,9 @@ code('''
 display(res.drop(columns=["AE loaded"]).round(3))
 ''')
 code('''
-best_recon = res["oracle STOI"].idxmax()
-best_pred = res["D(ẑ) STOI"].idxmax()  # regression head
-best_flow = res["flow D(ẑ) STOI"].idxmax()  # flow head: the claim's
+regression = decode_paths.ranking_split(res, "oracle STOI", "D(ẑ) STOI")
+flow = decode_paths.ranking_split(res, "oracle STOI", "flow D(ẑ) STOI")  # the claim's
+best_recon, best_pred, best_flow = flow["best_oracle"], regression["best_predicted"], flow["best_predicted"]
 fig, axes = plt.subplots(2, 3, figsize=(18, 7))
 plots.ranking(res["oracle STOI"].to_dict(), ax=axes[0, 0], title="oracle D(E(x)): intelligibility",
               xlabel="STOI", lower_is_better=False, highlight=best_recon)
@@ -229,8 +229,7 @@ comparison. The regression head's margin is recorded beside it: an average hides
 does to a generator that has to commit to details.
 """)
 code('''
-margin = res.loc[best_flow, "flow D(ẑ) STOI"] - res.loc[best_recon, "flow D(ẑ) STOI"]
-reg_margin = res.loc[best_pred, "D(ẑ) STOI"] - res.loc[best_recon, "D(ẑ) STOI"]
+margin, reg_margin = flow["margin"], regression["margin"]
 mel_recon, mel_pred = res["oracle mel"].idxmin(), res["flow D(ẑ) mel"].idxmin()
 measured = {"best_recon": best_recon, "best_pred": best_flow, "stoi_margin": float(margin), "head": "flow",
             "regression_best_pred": best_pred, "regression_stoi_margin": float(reg_margin),
