@@ -430,6 +430,48 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
     return TrainedModel(model.eval(), {**info, "loaded": False, "dir": str(ckpt_dir)}, history)
 
 
+def _train_in_worker(preset: Preset, corpus: str, root: str | None, threads: int) -> float:
+    """One row of ``train_or_load_parallel``, in its own process with ``threads`` intra-op threads."""
+    torch.set_num_threads(threads)
+    return train_or_load(preset, corpus, root, progress=False).info["train_seconds"]
+
+
+def train_or_load_parallel(presets: list[Preset], corpus: str | os.PathLike | None = None,
+                           root: str | os.PathLike | None = None, workers: int = 2,
+                           progress: bool = True) -> list[TrainedModel]:
+    """``train_or_load`` for several plain presets, the untrained ones trained side by side in
+    ``workers`` processes that split this process's intra-op threads between them.
+
+    Why: a small model's step does not keep two CPU threads busy (notebook 02's speech rows: 141 ms
+    a step on two threads, 168 ms on one, 2 cores), so two rows on one thread each finish sooner
+    than one after the other on two.  Stereo rows with their larger FFT work do use both (143 vs
+    242 ms): train those with ``train_or_load``.  Float rounding depends on the thread count, so a
+    row trained here differs in its last digits from the same row trained on two threads (the
+    cache key does not say how it was trained: both are the same experiment).  Only presets without
+    ``init`` / probe / aux / bank (``train_or_load``'s defaults); ``workers=1`` or a CUDA device
+    trains in this process.  Returns the runs in the order of ``presets``, all loaded from disk.
+    """
+    corpus = Path(corpus) if corpus is not None else data.corpus_dir(presets[0].corpus)
+    chash = data.corpus_hash(corpus)
+    todo = [p for p in presets
+            if not (Path(root or CHECKPOINT_ROOT) / cache_key(p, chash) / "model.pt").exists()]
+    cuda = any(p.device == "cuda" and torch.cuda.is_available() for p in presets)
+    if workers > 1 and len(todo) > 1 and not cuda:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        threads = max(1, torch.get_num_threads() // workers)
+        # spawn, not fork: a forked child inherits the parent's OpenMP pool in whatever state it is in
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
+            jobs = [pool.submit(_train_in_worker, p, str(corpus), str(root) if root else None, threads)
+                    for p in todo]
+            for job in tqdm(as_completed(jobs), total=len(jobs), desc=f"training ({workers} processes)",
+                            disable=not progress):
+                job.result()  # a worker's exception is raised here, with its traceback
+    return [train_or_load(p, corpus, root, progress=progress) for p in presets]
+
+
 def load_best(run: TrainedModel, which: str = "generation") -> tuple[Autoencoder, dict]:
     """The checkpoint a probe-gated run kept as best by ``which`` ("oracle" or "generation"),
     and the probe's scores at that step."""

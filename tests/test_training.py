@@ -223,3 +223,35 @@ def test_preset_bank_is_the_train_split_of_the_presets_domain_and_condition(fake
                                  fake_corpus)
     batch = music.batch(2, 1600, torch.Generator().manual_seed(0))
     assert batch.x.shape == (2, 2, 1600)  # stereo, as the preset's model
+
+
+def test_train_or_load_parallel_trains_each_preset_as_one_thread_in_process_would(fake_corpus, tmp_path, monkeypatch):
+    a = tiny_preset(steps=3)
+    b = replace(a, train=replace(a.train, seed=1))
+    runs = training.train_or_load_parallel([a, b], corpus=fake_corpus, root=tmp_path / "par", workers=2,
+                                           progress=False)
+    assert [r.info["loaded"] for r in runs] == [True, True]  # trained by the workers, loaded here
+    assert runs[0].info["key"] != runs[1].info["key"]
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, threads // 2))  # what each worker had
+    try:
+        ref = [training.train_or_load(p, corpus=fake_corpus, root=tmp_path / "seq", progress=False) for p in (a, b)]
+    finally:
+        torch.set_num_threads(threads)
+    for run, r in zip(runs, ref):
+        assert [h["loss"] for h in run.history] == [h["loss"] for h in r.history]
+        for x, y in zip(run.model.state_dict().values(), r.model.state_dict().values()):
+            assert torch.equal(x, y)
+    # everything cached: a second call starts no process at all
+    monkeypatch.setattr(training, "_train_in_worker", None)
+    again = training.train_or_load_parallel([a, b], corpus=fake_corpus, root=tmp_path / "par", workers=2,
+                                            progress=False)
+    assert all(r.info["loaded"] for r in again)
+
+
+def test_train_or_load_parallel_raises_a_workers_error(fake_corpus, tmp_path):
+    a = tiny_preset(steps=2)
+    bad = replace(a, train=replace(a.train, loss="no such loss"))
+    with pytest.raises(ValueError, match="unknown loss"):
+        training.train_or_load_parallel([a, bad], corpus=fake_corpus, root=tmp_path / "ck", workers=2,
+                                        progress=False)
