@@ -448,14 +448,15 @@ def train_or_load_parallel(presets: list[Preset], corpus: str | os.PathLike | No
     242 ms): train those with ``train_or_load``.  Float rounding depends on the thread count, so a
     row trained here differs in its last digits from the same row trained on two threads (the
     cache key does not say how it was trained: both are the same experiment).  Only presets without
-    ``init`` / probe / aux / bank (``train_or_load``'s defaults); ``workers=1`` or a CUDA device
-    trains in this process.  Returns the runs in the order of ``presets``, all loaded from disk.
+    ``init`` / probe / aux / bank (``train_or_load``'s defaults); ``workers=1``, a single thread or a
+    CUDA device trains in this process.  Returns the runs in the order of ``presets``, all loaded from disk.
     """
     corpus = Path(corpus) if corpus is not None else data.corpus_dir(presets[0].corpus)
     chash = data.corpus_hash(corpus)
     todo = [p for p in presets
             if not (Path(root or CHECKPOINT_ROOT) / cache_key(p, chash) / "model.pt").exists()]
     cuda = any(p.device == "cuda" and torch.cuda.is_available() for p in presets)
+    workers = min(workers, torch.get_num_threads())  # one core: two processes would only take turns
     if workers > 1 and len(todo) > 1 and not cuda:
         import multiprocessing
         from concurrent.futures import ProcessPoolExecutor, as_completed

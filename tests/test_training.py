@@ -255,3 +255,15 @@ def test_train_or_load_parallel_raises_a_workers_error(fake_corpus, tmp_path):
     with pytest.raises(ValueError, match="unknown loss"):
         training.train_or_load_parallel([a, bad], corpus=fake_corpus, root=tmp_path / "ck", workers=2,
                                         progress=False)
+
+
+def test_train_or_load_parallel_trains_in_process_on_one_thread(fake_corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "_train_in_worker", None)  # a pool would fail: it must not start one
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        runs = training.train_or_load_parallel([tiny_preset(steps=2), tiny_preset(steps=3)], corpus=fake_corpus,
+                                               root=tmp_path / "ck", workers=2, progress=False)
+    finally:
+        torch.set_num_threads(threads)
+    assert [r.info["loaded"] for r in runs] == [False, False] and [len(r.history) for r in runs] == [2, 3]
