@@ -430,6 +430,15 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
     return TrainedModel(model.eval(), {**info, "loaded": False, "dir": str(ckpt_dir)}, history)
 
 
+def relative_cost(preset: Preset) -> float:
+    """A rough relative training cost: steps x batch x crop x model width x channels, doubled for a
+    critic.  Only for ordering: jobs that run side by side start longest first, so no long job is
+    left to run alone at the end."""
+    t = preset.train
+    return t.steps * t.batch_size * t.segment_s * preset.model.dim * preset.model.channels \
+        * (2.0 if t.adv_weight > 0 else 1.0)
+
+
 def _train_in_worker(preset: Preset, corpus: str, root: str | None, threads: int) -> float:
     """One row of ``train_or_load_parallel``, in its own process with ``threads`` intra-op threads."""
     torch.set_num_threads(threads)
@@ -449,7 +458,8 @@ def train_or_load_parallel(presets: list[Preset], corpus: str | os.PathLike | No
     row trained here differs in its last digits from the same row trained on two threads (the
     cache key does not say how it was trained: both are the same experiment).  Only presets without
     ``init`` / probe / aux / bank (``train_or_load``'s defaults); ``workers=1``, a single thread or a
-    CUDA device trains in this process.  Returns the runs in the order of ``presets``, all loaded from disk.
+    CUDA device trains in this process.  Jobs start longest first (``relative_cost``).  Returns the runs in
+    the order of ``presets``, all loaded from disk.
     """
     corpus = Path(corpus) if corpus is not None else data.corpus_dir(presets[0].corpus)
     chash = data.corpus_hash(corpus)
@@ -466,7 +476,7 @@ def train_or_load_parallel(presets: list[Preset], corpus: str | os.PathLike | No
         ctx = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
             jobs = [pool.submit(_train_in_worker, p, str(corpus), str(root) if root else None, threads)
-                    for p in todo]
+                    for p in sorted(todo, key=relative_cost, reverse=True)]  # longest first
             for job in tqdm(as_completed(jobs), total=len(jobs), desc=f"training ({workers} processes)",
                             disable=not progress):
                 job.result()  # a worker's exception is raised here, with its traceback

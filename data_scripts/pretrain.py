@@ -24,7 +24,7 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
-from course_lib import presets  # noqa: E402
+from course_lib import presets, training  # noqa: E402
 
 
 def jobs_for(notebooks: list[str], preset: str, seed: int) -> dict[str, presets.Preset]:
@@ -40,12 +40,6 @@ def jobs_for(notebooks: list[str], preset: str, seed: int) -> dict[str, presets.
         else:
             raise ValueError(f"notebook {nb!r} trains nothing here; choose from 00, 01, 02")
     return jobs
-
-
-def _cost(p: presets.Preset) -> float:
-    """Rough relative cost: steps x batch x model width x channels (orders jobs, longest first)."""
-    return p.train.steps * p.train.batch_size * p.train.segment_s * p.model.dim * p.model.channels \
-        * (2.0 if p.train.adv_weight > 0 else 1.0)
 
 
 def _train_one(label: str, preset: presets.Preset, threads: int) -> dict:
@@ -70,7 +64,7 @@ def pretrain(preset: str, notebooks: list[str], seed: int = 0, jobs: int = 4, th
     todo = jobs_for(notebooks, preset, seed)
     if only:
         todo = {k: p for k, p in todo.items() if only in k}
-    order = sorted(todo, key=lambda k: -_cost(todo[k]))
+    order = sorted(todo, key=lambda k: -training.relative_cost(todo[k]))
     threads = threads or max(1, (os.cpu_count() or 2) // max(jobs, 1))
     print(f"pretrain: {len(order)} checkpoints for notebooks {' '.join(notebooks)} in preset {preset}, "
           f"{jobs} processes x {threads} threads", flush=True)

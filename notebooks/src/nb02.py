@@ -95,8 +95,7 @@ def evaluate(label, run):
 
 # Speech rows: two at a time, one thread each (a speech step barely uses a second thread); the stereo
 # music rows use both threads, so they train one after the other below.  Loaded if already trained.
-# The critic row first: it is the longest, and a long row started last would leave one process idle.
-speech_rows = sorted([k for k, p in rows.items() if p.train.domain == "speech"], key=lambda k: -rows[k].train.adv_weight)
+speech_rows = [k for k, p in rows.items() if p.train.domain == "speech"]
 runs = dict(zip(speech_rows, training.train_or_load_parallel([rows[k] for k in speech_rows], workers=2)))
 results, decoded = {}, {}
 for label, p in tqdm(rows.items(), desc="loss rows"):
