@@ -439,8 +439,9 @@ def relative_cost(preset: Preset) -> float:
         * (2.0 if t.adv_weight > 0 else 1.0)
 
 
-def _train_in_worker(preset: Preset, corpus: str, root: str | None, threads: int) -> float:
-    """One row of ``train_or_load_parallel``, in its own process with ``threads`` intra-op threads."""
+def _train_in_worker(job: tuple) -> float:
+    """One job of ``train_or_load_parallel`` (preset, corpus, root, threads), in its own process."""
+    preset, corpus, root, threads = job
     torch.set_num_threads(threads)
     return train_or_load(preset, corpus, root, progress=False).info["train_seconds"]
 
@@ -458,8 +459,10 @@ def train_or_load_parallel(presets: list[Preset], corpus: str | os.PathLike | No
     row trained here differs in its last digits from the same row trained on two threads (the
     cache key does not say how it was trained: both are the same experiment).  Only presets without
     ``init`` / probe / aux / bank (``train_or_load``'s defaults); ``workers=1``, a single thread or a
-    CUDA device trains in this process.  Jobs start longest first (``relative_cost``).  Returns the runs in
-    the order of ``presets``, all loaded from disk.
+    CUDA device trains in this process.  Jobs start longest first (``relative_cost``).  An error in
+    one job, or an interrupt (Jupyter's stop button), stops every worker at once; what they had
+    trained is in their ``last.pt`` and resumes on the next call.  Returns the runs in the order of
+    ``presets``, all loaded from disk.
     """
     corpus = Path(corpus) if corpus is not None else data.corpus_dir(presets[0].corpus)
     chash = data.corpus_hash(corpus)
@@ -469,17 +472,17 @@ def train_or_load_parallel(presets: list[Preset], corpus: str | os.PathLike | No
     workers = min(workers, torch.get_num_threads())  # one core: two processes would only take turns
     if workers > 1 and len(todo) > 1 and not cuda:
         import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         threads = max(1, torch.get_num_threads() // workers)
-        # spawn, not fork: a forked child inherits the parent's OpenMP pool in whatever state it is in
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=ctx) as pool:
-            jobs = [pool.submit(_train_in_worker, p, str(corpus), str(root) if root else None, threads)
-                    for p in sorted(todo, key=relative_cost, reverse=True)]  # longest first
-            for job in tqdm(as_completed(jobs), total=len(jobs), desc=f"training ({workers} processes)",
-                            disable=not progress):
-                job.result()  # a worker's exception is raised here, with its traceback
+        jobs = [(p, str(corpus), str(root) if root else None, threads)
+                for p in sorted(todo, key=relative_cost, reverse=True)]  # longest first
+        # spawn, not fork: a forked child inherits the parent's OpenMP pool in whatever state it is in.
+        # A multiprocessing Pool, not a ProcessPoolExecutor: leaving its block terminates the workers,
+        # where an executor would first wait for every queued job to finish.
+        with multiprocessing.get_context("spawn").Pool(min(workers, len(todo))) as pool:
+            for _ in tqdm(pool.imap_unordered(_train_in_worker, jobs), total=len(jobs),
+                          desc=f"training ({workers} processes)", disable=not progress):
+                pass  # a worker's exception is raised here
     return [train_or_load(p, corpus, root, progress=progress) for p in presets]
 
 

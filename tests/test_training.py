@@ -267,3 +267,15 @@ def test_train_or_load_parallel_trains_in_process_on_one_thread(fake_corpus, tmp
     finally:
         torch.set_num_threads(threads)
     assert [r.info["loaded"] for r in runs] == [False, False] and [len(r.history) for r in runs] == [2, 3]
+
+
+def test_train_or_load_parallel_stops_every_worker_when_one_job_fails(fake_corpus, tmp_path):
+    import time
+
+    endless = tiny_preset(steps=1_000_000)  # would train for hours: the failure must stop it
+    bad = replace(tiny_preset(steps=2), train=replace(tiny_preset().train, steps=2, loss="no such loss"))
+    t0 = time.time()
+    with pytest.raises(ValueError, match="unknown loss"):
+        training.train_or_load_parallel([endless, bad], corpus=fake_corpus, root=tmp_path / "ck", workers=2,
+                                        progress=False)
+    assert time.time() - t0 < 60
