@@ -462,7 +462,8 @@ def train_or_load_parallel(presets: list[Preset], corpus: str | os.PathLike | No
     CUDA device trains in this process.  Jobs start longest first (``relative_cost``).  An error in
     one job, or an interrupt (Jupyter's stop button), stops every worker at once; what they had
     trained is in their ``last.pt`` and resumes on the next call.  Returns the runs in the order of
-    ``presets``, all loaded from disk.
+    ``presets``, all loaded from disk.  From a script, call it under ``if __name__ == "__main__":``
+    (each spawned worker imports the script); a notebook needs nothing.
     """
     corpus = Path(corpus) if corpus is not None else data.corpus_dir(presets[0].corpus)
     chash = data.corpus_hash(corpus)
