@@ -467,15 +467,16 @@ def train_or_load_parallel(presets: list[Preset], corpus: str | os.PathLike | No
     """
     corpus = Path(corpus) if corpus is not None else data.corpus_dir(presets[0].corpus)
     chash = data.corpus_hash(corpus)
-    todo = [p for p in presets
-            if not (Path(root or CHECKPOINT_ROOT) / cache_key(p, chash) / "model.pt").exists()]
+    root = Path(root or CHECKPOINT_ROOT)  # resolved here: a worker re-imports this module, and with it
+    # only the CHECKPOINT_ROOT of the environment, not one changed in this process
+    todo = [p for p in presets if not (root / cache_key(p, chash) / "model.pt").exists()]
     cuda = any(p.device == "cuda" and torch.cuda.is_available() for p in presets)
     workers = min(workers, torch.get_num_threads())  # one core: two processes would only take turns
     if workers > 1 and len(todo) > 1 and not cuda:
         import multiprocessing
 
         threads = max(1, torch.get_num_threads() // workers)
-        jobs = [(p, str(corpus), str(root) if root else None, threads)
+        jobs = [(p, str(corpus), str(root), threads)
                 for p in sorted(todo, key=relative_cost, reverse=True)]  # longest first
         # spawn, not fork: a forked child inherits the parent's OpenMP pool in whatever state it is in.
         # A multiprocessing Pool, not a ProcessPoolExecutor: leaving its block terminates the workers,

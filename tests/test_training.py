@@ -279,3 +279,12 @@ def test_train_or_load_parallel_stops_every_worker_when_one_job_fails(fake_corpu
         training.train_or_load_parallel([endless, bad], corpus=fake_corpus, root=tmp_path / "ck", workers=2,
                                         progress=False)
     assert time.time() - t0 < 60
+
+
+def test_train_or_load_parallel_workers_use_this_processs_checkpoint_root(fake_corpus, tmp_path, monkeypatch):
+    monkeypatch.setattr(training, "CHECKPOINT_ROOT", tmp_path / "moved")  # not what a worker's import sees
+    a = tiny_preset(steps=2)
+    b = replace(a, train=replace(a.train, seed=1))
+    runs = training.train_or_load_parallel([a, b], corpus=fake_corpus, workers=2, progress=False)
+    assert all(r.info["loaded"] for r in runs)  # the workers' checkpoints were found where this process looks
+    assert all(str(tmp_path / "moved") in r.info["dir"] for r in runs)
