@@ -86,6 +86,7 @@ def test_c8_low_rate_scores_mean_and_sampled_targets(tmp_path):
     out = load("c8_low_rate").main(["--preset", "smoke", "--checkpoints", str(tmp_path)])
     for row in out.values():
         assert row["D(E(x))"] > 0 and "flow, sample targets: D(ẑ) mel" in row
+        assert row["flow, sample targets: D(ẑ) fréchet"] >= 0 and row["flow, mean targets: D(ẑ) fréchet"] >= 0
 
 
 def test_c1_predictor_steps_gives_a_margin_per_budget(tmp_path):
@@ -160,3 +161,14 @@ def test_music_data_can_train_on_the_corpus_alone_with_another_batch(tmp_path):
                                    "--batch", "1", "--segment", "0.5"])
     assert set(out) == {(0, "corpus", 1.0)}
     assert not any(tmp_path.glob("corpus-music*"))  # no extra corpus rendered when it is not asked for
+
+
+def test_c5_distribution_scores_both_decoders_paired_and_as_sets(tmp_path):
+    out = load("c5_distribution").main(["--preset", "smoke", "--checkpoints", str(tmp_path)])
+    res = out[0]
+    assert len(res["table"]) == 6  # two decoders × (oracle, noisy, predicted)
+    assert all(v["mel_dist"] > 0 and v["frechet_mel"] >= 0 for v in res["table"].values())
+    t = res["table"]
+    by_hand = ((t["control · D(ẑ)"]["frechet_mel"] - t["calibrated · D(ẑ)"]["frechet_mel"])
+               / (t["control · D(ẑ)"]["frechet_mel"] - t["control · D(E(x))"]["frechet_mel"]))
+    assert res["closed"]["frechet_mel"] == pytest.approx(by_hand)

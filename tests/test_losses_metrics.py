@@ -350,3 +350,36 @@ def test_score_clips_is_per_clip_and_score_is_its_mean():
     assert len(rows) == 2 and rows[0]["mel_dist"] < rows[1]["mel_dist"] and rows[0]["si_sdr"] > rows[1]["si_sdr"]
     mean = metrics.score([ref, ref], [light, heavy], speech=False)
     assert mean["mel_dist"] == pytest.approx((rows[0]["mel_dist"] + rows[1]["mel_dist"]) / 2)
+
+
+def harmonic_tone(f0, n=16000, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(n) / 16000
+    x = sum(torch.sin(2 * math.pi * k * f0 * t) / k for k in range(1, 6))
+    return (0.2 * x + 0.005 * torch.randn(n, generator=g))[None]
+
+
+def test_frechet_mel_ignores_which_estimate_goes_with_which_reference():
+    refs = [harmonic_tone(f, seed=i) for i, f in enumerate([110, 140, 180, 230, 290, 370])]
+    other_rendition = refs[1:] + refs[:1]  # every clip is real, but not its reference's
+    noisy = [x + 0.01 * torch.randn(x.shape, generator=torch.Generator().manual_seed(7)) for x in refs]
+    assert metrics.frechet_mel_distance(refs, refs) == pytest.approx(0.0, abs=1e-6)
+    assert metrics.frechet_mel_distance(refs, other_rendition) == pytest.approx(0.0, abs=1e-6)
+    # paired, the other rendition looks far worse than light noise; as sets it is the better one
+    paired = [metrics.mel_distance(e, r) for e, r in zip(other_rendition, refs)]
+    assert np.mean(paired) > np.mean([metrics.mel_distance(e, r) for e, r in zip(noisy, refs)])
+    assert metrics.frechet_mel_distance(refs, noisy) > 1.0
+
+
+def test_frechet_mel_is_symmetric_and_grows_with_a_shift():
+    refs = [harmonic_tone(f, seed=i) for i, f in enumerate([120, 160, 200, 250])]
+    quiet = [0.5 * x for x in refs]
+    quieter = [0.1 * x for x in refs]
+    d1, d2 = metrics.frechet_mel_distance(refs, quiet), metrics.frechet_mel_distance(refs, quieter)
+    assert 0 < d1 < d2
+    assert metrics.frechet_mel_distance(quiet, refs) == pytest.approx(d1, rel=1e-6)
+
+
+def test_frechet_mel_rejects_an_empty_set():
+    with pytest.raises(ValueError, match="two sets of clips, got 0 and 1"):
+        metrics.frechet_mel_distance([], [harmonic_tone(200)])
