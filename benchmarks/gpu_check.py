@@ -118,7 +118,8 @@ def music_phase(preset: presets.Preset, corpus: Path, root: Path, n_eval: int, g
     clips, ids = data.eval_clips(corpus, evals, n_eval, channels=2)
     course = metrics.score(clips, training.reconstruct(run.model, clips), mp.model.sample_rate, speech=False)
     # the same score on pieces it trained on: far better there than on new pieces means too little
-    # music (the cpu corpus has 44 training pieces; benchmarks/experiments/music_data.py), not too few steps
+    # music (the cpu corpus has 44 training pieces, the kit adds 86; benchmarks/experiments/music_data.py),
+    # not too few steps
     seen, _ = data.eval_clips(corpus, train_rows, n_eval, channels=2)
     course_seen = metrics.score(seen, training.reconstruct(run.model, seen), mp.model.sample_rate, speech=False)
     gl = bench_train.MelGriffinLim(mp.model, n_iter=gl_iter, seed=preset.train.seed)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import soundfile as sf
-from conftest import load_script
+from conftest import load_script, make_fake_corpus
 
 from course_lib import data, presets
 
@@ -60,6 +60,27 @@ def test_packed_corpus_is_lossless_and_keeps_only_clean_speech_and_music(kit, fa
         with pytest.raises(ValueError, match="apart from the source"):
             kit.pack_corpus(src, overlapping)
     assert data.read_manifest(src).equals(orig)
+
+
+def test_extra_music_joins_training_and_never_a_held_out_piece(kit, fake_corpus, tmp_path):
+    dst = tmp_path / "kit" / "corpus"
+    kit.pack_corpus(fake_corpus, dst)
+    before = data.read_manifest(dst)
+    # the same builder with more pieces: its first pieces are the corpus's (one of them held out)
+    extra = make_fake_corpus(tmp_path / "more", n_speech=6, n_music=4)
+    summary = kit.add_training_music(extra, dst)
+    after = data.read_manifest(dst)
+    new = after[~after["clip_id"].isin(before["clip_id"])]
+    assert summary["clips"] == len(new) == 2 and set(new["split"]) == {"train"} and set(new["domain"]) == {"music"}
+    assert after["clip_id"].is_unique and after.iloc[:len(before)].equals(before)  # the packed rows untouched
+    assert (after.set_index("clip_id").loc["music-00006-clean", "split"]) == "test"  # held out in the corpus, still
+    src_rows = data.read_manifest(extra).set_index("clip_id")
+    for _, row in new.iterrows():
+        x, _ = sf.read(dst / row["path"], dtype="int16", always_2d=True)
+        y, _ = sf.read(extra / src_rows.loc[row["clip_id"], "path"], dtype="int16", always_2d=True)
+        assert row["path"].endswith(".flac") and (x == y).all() and (dst / row["labels"]).exists()
+    meta = json.loads((dst / "corpus.json").read_text())
+    assert meta["extra_training_music"]["pieces"] == 2 and meta["n_clips"] == len(after)
 
 
 def test_quick_check_runs_both_phases_and_writes_the_reports(kit, check, fake_corpus, tmp_path):

@@ -42,17 +42,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, crop_args, parser, use_checkpoints  # noqa: E402
 
 
-def more_music_corpus(n_pieces: int, out: Path, seed: int = 0, jobs: int | None = None) -> Path:
-    """A corpus of ``n_pieces`` music pieces (and the smoke preset's few speech and effects clips),
-    built by the course's own builder; up to date -> returned as is."""
-    sys.path.insert(0, str(REPO / "data_scripts"))
-    import build_corpus as bc
-
-    name = f"music{n_pieces}"
-    bc.PRESETS[name] = replace(bc.PRESETS["smoke"], name=name, music_clips=n_pieces, effects_clips=2)
-    return bc.build_corpus(name, seed=seed, out=out, jobs=jobs)
-
-
 def main(argv=None) -> dict:
     p = parser(__doc__)
     p.add_argument("--pieces", type=int, default=None, help="music pieces to render (default: 270; smoke 8)")
@@ -65,7 +54,9 @@ def main(argv=None) -> dict:
     args = p.parse_args(argv)
     folder = use_checkpoints(args, "music_data")  # the extra corpus goes here; the models are not kept
     sys.path.insert(0, str(REPO / "benchmarks"))
+    sys.path.insert(0, str(REPO / "data_scripts"))
     import bench_train as bt
+    import build_corpus
     import torch
 
     from course_lib import data, metrics, presets, training
@@ -89,7 +80,7 @@ def main(argv=None) -> dict:
         gl_mel = metrics.score(held_clips, [gl(x) for x in held_clips], cfg.sample_rate, speech=False)["mel_dist"]
         sources = {"corpus": (corpus, data.select(df, split="train", domain="music", condition="clean"))}
         if "more music" in args.sources:
-            extra = more_music_corpus(n_pieces, folder / f"corpus-music{n_pieces}", jobs=args.jobs)
+            extra = build_corpus.music_corpus(n_pieces, folder / f"corpus-music{n_pieces}", jobs=args.jobs)
             edf = data.read_manifest(extra)
             sources["more music"] = (extra, edf[(edf["domain"] == "music") & (edf["condition"] == "clean")
                                                 & ~edf["clip_id"].isin(set(held["clip_id"]))])
