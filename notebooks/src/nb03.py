@@ -350,10 +350,11 @@ that `benchmarks/experiments/c5_distribution.py` had trained with the same code 
 - **A score that does not charge a plausible alternative does not rescue it either.** Scored as
   sets (`frechet_mel`, every seed), the flow head's samples through the control decoder are
   *closer* to real frames than the oracle plus noise of their size (30.3–33.0 against 32.9–35.3;
-  the oracle 24.9–26.5). The calibrated decoder brings the noise row back to 26.4–28.3, but moves
-  the samples *further* from real frames in every seed (to 31.0–34.3: it "closes" −66% to −1% of
-  the gap this way), and its own oracle drifts by 2.5–3.6. It learnt to smooth noise away; the
-  flow head's errors are not noise, and smoothing them removes detail real speech has.
+  the oracle 24.9–26.5). The calibrated decoder brings the noise row back to 26.4–28.3 (6.6–7.8
+  closer to real frames; resampling the 16 clips, a bootstrap, moves that by about 1.3), but it
+  never brings the samples closer: they end 0.05–2.8 further away (31.0–34.3; −66% to −1% of the
+  gap "closed"; the bootstrap spread is about 1.4, so only seed 0's is clearly worse), and its own
+  oracle drifts by 2.5–3.6. It learnt to smooth noise away; the flow head's errors are not noise.
 - **Gating** (claim 3: 3 of 5 here, seed 0 among them; 2 of 5 on an AMD EPYC, 2026-11-29;
   asserted in `gpu` only). Over training the gap grows steadily as the codec sharpens (0.05 → 0.3
   mel) and generation stops improving before the oracle does. Seeds 0, 2 and 4 show the claim
