@@ -164,7 +164,7 @@ def test_music_data_can_train_on_the_corpus_alone_with_another_batch(tmp_path):
 
 
 def test_c5_distribution_scores_both_decoders_paired_and_as_sets(tmp_path):
-    out = load("c5_distribution").main(["--preset", "smoke", "--checkpoints", str(tmp_path)])
+    out = load("c5_distribution").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--bootstrap", "3"])
     res = out[0]
     assert len(res["table"]) == 6  # two decoders × (oracle, noisy, predicted)
     assert all(v["mel_dist"] > 0 and v["frechet_mel"] >= 0 for v in res["table"].values())
@@ -172,3 +172,5 @@ def test_c5_distribution_scores_both_decoders_paired_and_as_sets(tmp_path):
     by_hand = ((t["control · D(ẑ)"]["frechet_mel"] - t["calibrated · D(ẑ)"]["frechet_mel"])
                / (t["control · D(ẑ)"]["frechet_mel"] - t["control · D(E(x))"]["frechet_mel"]))
     assert res["closed"]["frechet_mel"] == pytest.approx(by_hand)
+    assert set(res["bootstrap"]) == {"D(E(x)+ε)", "D(ẑ)"} and all(sd >= 0 for _, sd in res["bootstrap"].values())
+    assert res["split_half"] >= 0

@@ -31,6 +31,7 @@ clearly worse; the noise row's gains are clear in every seed.  Two halves of the
 6.0 against each other, the floor this estimator has with 8 clips a side.
 
     python benchmarks/experiments/c5_distribution.py --seeds 0 1 2 3 4 --checkpoints build/checkpoints
+    python benchmarks/experiments/c5_distribution.py --seeds 0 3 --checkpoints build/checkpoints --bootstrap 200
 """
 
 from __future__ import annotations
@@ -49,8 +50,29 @@ def gap_closed(t: dict, metric: str, ctl: str, cal: str, oracle: str, predicted:
                                                                          - t[(ctl, oracle)][metric])
 
 
+def bootstrap_spread(refs: list, a: list, b: list, n: int, seed: int = 0) -> tuple[float, float]:
+    """Mean and standard deviation of Fréchet(refs, b) − Fréchet(refs, a) over ``n`` resamples of
+    the clips (with replacement, the same clips in all three sets): is a difference more than the
+    spread that the choice of clips alone gives?"""
+    import numpy as np
+
+    from course_lib import metrics
+
+    rng = np.random.default_rng(seed)
+    diffs = []
+    for _ in range(n):
+        idx = rng.integers(0, len(refs), len(refs))
+        r = [refs[i] for i in idx]
+        diffs.append(metrics.frechet_mel_distance(r, [b[i] for i in idx])
+                     - metrics.frechet_mel_distance(r, [a[i] for i in idx]))
+    return float(np.mean(diffs)), float(np.std(diffs))
+
+
 def main(argv=None) -> dict:
-    args = parser(__doc__).parse_args(argv)
+    p = parser(__doc__)
+    p.add_argument("--bootstrap", type=int, default=0,
+                   help="resamples of the clips for the spread of calibrated − control (0: none)")
+    args = p.parse_args(argv)
     use_checkpoints(args, "c5_distribution")
     from course_lib import data, decode_paths, metrics, predictors, presets, training
 
@@ -74,9 +96,10 @@ def main(argv=None) -> dict:
                  "calibrated": training.train_or_load(
                      presets.decoder_finetune(cfg, tuple(map(float, sigma)), tuple(map(float, rho))),
                      init=run, progress=False)}
-        table = {}
+        table, decoded = {}, {}
         for name, r in tuned.items():
-            paths = decode_paths.all_paths(r.model, flow, None, None, sigma, seed, rho, rows=(oracle, noisy, predicted))
+            paths = decoded[name] = decode_paths.all_paths(r.model, flow, None, None, sigma, seed, rho,
+                                                           rows=(oracle, noisy, predicted))
             for row, clips in paths.items():
                 table[(name, row)] = {
                     "mel_dist": metrics.score(task.refs, clips, pesq=False, speech=False)["mel_dist"],
@@ -91,6 +114,14 @@ def main(argv=None) -> dict:
               f"mel {cost['mel_dist']:+.3f}, fréchet {cost['frechet_mel']:+.2f}", flush=True)
         out[seed] = {"table": {f"{k[0]} · {k[1]}": v for k, v in table.items()}, "closed": closed,
                      "oracle_cost": cost, "flow_nmse": flow.nmse}
+        if args.bootstrap:
+            out[seed]["split_half"] = metrics.frechet_mel_distance(task.refs[::2], task.refs[1::2])
+            out[seed]["bootstrap"] = {row: bootstrap_spread(task.refs, decoded["control"][row],
+                                                            decoded["calibrated"][row], args.bootstrap)
+                                      for row in (noisy, predicted)}
+            print(f"  calibrated − control, fréchet ({args.bootstrap} resamples of the clips): " + ", ".join(
+                f"{row} {m:+.2f} ± {sd:.2f}" for row, (m, sd) in out[seed]["bootstrap"].items())
+                + f" · two halves of the references: {out[seed]['split_half']:.2f}", flush=True)
     return out
 
 
