@@ -169,7 +169,10 @@ def main(argv=None) -> int:
         sys.path.insert(0, str(REPO / "data_scripts"))
         import build_corpus
 
-        extra = build_corpus.music_corpus(args.music_pieces, REPO / "build" / f"corpus-music{args.music_pieces}")
+        # the source's seed: piece i is then the very piece i of the source (its held-out ones included)
+        seed = json.loads((Path(src) / "corpus.json").read_text()).get("seed", 0)
+        extra = build_corpus.music_corpus(args.music_pieces, REPO / "build" / f"corpus-music{args.music_pieces}",
+                                          seed=seed)
         more = add_training_music(extra, args.out / "corpus")
         packed = data.read_manifest(args.out / "corpus")
         n_train = int((packed["domain"].eq("music") & packed["split"].eq("train")).sum())
