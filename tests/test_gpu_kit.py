@@ -83,6 +83,25 @@ def test_extra_music_joins_training_and_never_a_held_out_piece(kit, fake_corpus,
     assert meta["extra_training_music"]["pieces"] == 2 and meta["n_clips"] == len(after)
 
 
+def test_kit_main_renders_the_extra_music_with_the_corpus_seed(kit, fake_corpus, tmp_path, monkeypatch):
+    sys.path.insert(0, str(REPO / "data_scripts"))
+    import build_corpus
+
+    (fake_corpus / "corpus.json").write_text(json.dumps({"seed": 3}))
+    asked = {}
+
+    def fake_music_corpus(n_pieces, out, seed=0, jobs=None):
+        asked.update(n_pieces=n_pieces, seed=seed)
+        return make_fake_corpus(tmp_path / "more", n_speech=6, n_music=4)
+
+    monkeypatch.setattr(build_corpus, "music_corpus", fake_music_corpus)
+    assert kit.main(["--corpus", str(fake_corpus), "--out", str(tmp_path / "kit"), "--no-wheels",
+                     "--music-pieces", "4"]) == 0
+    assert asked == {"n_pieces": 4, "seed": 3}
+    packed = data.read_manifest(tmp_path / "kit" / "corpus")
+    assert (packed["domain"].eq("music") & packed["split"].eq("train")).sum() == 3  # 1 of the corpus, 2 more
+
+
 def test_quick_check_runs_both_phases_and_writes_the_reports(kit, check, fake_corpus, tmp_path):
     kit.pack_corpus(fake_corpus, tmp_path / "kit")
     out = tmp_path / "out"
