@@ -232,10 +232,11 @@ plt.show()
 md("""
 **Scored as sets.** The `frechet_mel` column asks a different question from the paired distance:
 do the decoded clips, *as a set*, have the frames real speech has? `metrics.frechet_mel_distance`
-fits a Gaussian to all log-mel frames of the 16 decoded clips and another to the references', and
+fits a Gaussian to all log-mel frames of the decoded clips (16 in `cpu`) and another to the references', and
 measures how far apart they are (the formula of FID and FAD). It does not care which clip goes with
 which reference, so a sample that draws another plausible pitch movement is not charged for it.
-Compare three numbers: the control decoder's `D(E(x)+ε)` and `D(ẑ)` (which is further from real
+With this few clips the estimate has a floor (two halves of the references score about 6 against
+each other), so read it across rows of one table, not as an absolute. Compare three numbers: the control decoder's `D(E(x)+ε)` and `D(ẑ)` (which is further from real
 frames, the noise or the flow head's sample?) and the calibrated decoder's `D(ẑ)` (did it bring the
 sample closer?).
 """)
