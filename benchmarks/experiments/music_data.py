@@ -24,12 +24,14 @@ Measured 2026-11-30, cpu, seed 0, 2 cores (mel distance, lower is better; Griffi
 
     more music (260) 240 s of 4 × 0.5 s crops (3372)   0.929   0.854   0.28   (2026-12-06, Intel Xeon)
     more music (260) 1800 s (4926)   0.707   0.605   0.26   (2026-12-07, Intel Xeon: Griffin-Lim beaten)
+    more music (130) 1800 s (5769)   0.709   0.523   0.27   (2026-12-07, Intel Xeon: the GPU kit's pieces)
 
 (The table's runs came from this code as a prototype; the script itself, re-run at 240 s the same
 day, gave 0.991 / 0.780 on the corpus's pieces (763 steps) and 0.943 / 0.866 on more music (767).)
 
     python benchmarks/experiments/music_data.py --budgets-s 240 600
     python benchmarks/experiments/music_data.py --sources "more music" --budgets-s 1800   # 30 min
+    python benchmarks/experiments/music_data.py --sources "more music" --pieces 140 --budgets-s 1800
 """
 
 from __future__ import annotations
