@@ -494,19 +494,26 @@ class ProbeGate:
 
     Gating checkpoints on ``generation`` (which includes the gap) instead of ``oracle`` is the
     point: the two need not peak at the same step.
+
+    ``head="regression"`` probes with a predictor that outputs the mean latent; ``head="flow"``
+    with one that samples (its draws use ``cfg.seed``, so every evaluation draws the same noise
+    and a change between steps is the encoder's, not the dice's).
     """
 
     def __init__(self, corpus, train_rows, eval_rows, vocab: dict[str, int], speakers: dict[str, int],
-                 cfg: PredictorConfig = PredictorConfig(steps=150), device: str | None = None):
+                 cfg: PredictorConfig = PredictorConfig(steps=150), device: str | None = None,
+                 head: str = "regression"):
+        if head not in ("regression", "flow"):
+            raise ValueError(f"head must be 'regression' or 'flow', got {head!r}")
         self.corpus, self.train_rows, self.eval_rows = corpus, train_rows, eval_rows
-        self.vocab, self.speakers, self.cfg = vocab, speakers, cfg
+        self.vocab, self.speakers, self.cfg, self.head = vocab, speakers, cfg, head
         self.device = device
         self.refs = None  # the eval audio, loaded once
         self._seen = {}  # encoder fingerprint -> (eval utterances, z_hat, nmse): a frozen encoder is re-used
 
     def key(self) -> str:
         """What determines the probe's scores (joins the training run's checkpoint key)."""
-        return study_key(self.cfg, "regression", self.train_rows, self.eval_rows, self.vocab, self.speakers)
+        return study_key(self.cfg, self.head, self.train_rows, self.eval_rows, self.vocab, self.speakers)
 
     def evaluate(self, model: Autoencoder) -> dict[str, float]:
         from course_lib import decode_paths, metrics
@@ -525,7 +532,7 @@ class ProbeGate:
             rng = torch.get_rng_state()
             torch.manual_seed(self.cfg.seed)
             pred = ConditionalPredictor(len(self.vocab), len(self.speakers), model.cfg.width, model.cfg.has_global,
-                                        self.cfg)
+                                        self.cfg, self.head)
             train_predictor(pred, train_u, stats, False, self.device or default_device())
             z_hat = predict(pred, eval_u, stats, self.cfg.seed)
             torch.set_rng_state(rng)  # the probe must not change the encoder's own training randomness

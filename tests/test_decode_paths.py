@@ -148,6 +148,22 @@ def test_probe_gate_scores_and_keeps_best_checkpoints(fake_corpus, tmp_path):
                                                   progress=False))
 
 
+def test_a_flow_probe_samples_the_same_draws_every_time_and_keys_apart(fake_corpus, tmp_path):
+    df = data.read_manifest(fake_corpus)
+    rows = data.select(df, domain="speech")
+    vocab = P.phone_vocab(fake_corpus, rows)
+    args = (fake_corpus, rows.iloc[:4], rows.iloc[4:6], vocab, {"spk0": 0}, TINY)
+    flow, regression = P.ProbeGate(*args, device="cpu", head="flow"), P.ProbeGate(*args, device="cpu")
+    model = training.train_or_load(tiny_preset(2), corpus=fake_corpus, root=tmp_path, progress=False).model
+    f, r = flow.evaluate(model), regression.evaluate(model)
+    assert f["oracle"] == r["oracle"] and f["generation"] != r["generation"]  # same codec, another predictor
+    flow._seen.clear()  # retrain the flow probe from scratch: the same seed, the same draws
+    assert flow.evaluate(model) == f
+    assert flow.key() != regression.key()  # a checkpoint gated by one probe is not loaded for the other
+    with pytest.raises(ValueError, match="head must be"):
+        P.ProbeGate(*args, head="diffusion")
+
+
 def test_ranking_split_names_both_winners_and_the_predicted_winners_lead():
     import pandas as pd
 

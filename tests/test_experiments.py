@@ -134,6 +134,17 @@ def test_c6_gating_steps_logs_a_probe_every_tenth_and_gives_a_verdict(tmp_path):
     assert row["holds"] == (row["best_generation"] < row["best_oracle"] and row["oracle_gain_after"] >= 0.05)
 
 
+def test_c6_flow_probe_judges_one_codec_by_both_probes(tmp_path):
+    out = load("c6_flow_probe").main(["--preset", "smoke", "--checkpoints", str(tmp_path)])
+    row = out[0]
+    log = row["log"]
+    assert set(log) >= {"oracle", "generation", "generation_flow", "nmse_flow"}
+    assert log["generation"] != log["generation_flow"]  # two probes, two predictions of the same codec
+    for name in ("regression", "flow"):
+        v = row[name]
+        assert v["holds"] == (v["best_generation"] < v["best_oracle"] and v["oracle_gain_after"] >= 0.05)
+
+
 def test_c7_rate_steps_scores_every_rate_point(tmp_path):
     from course_lib import presets
 

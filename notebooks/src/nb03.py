@@ -370,7 +370,13 @@ that `benchmarks/experiments/c5_distribution.py` had trained with the same code 
   mel from step 200) while the oracle went from 0.60 to 0.42; the oracle's gain after generation's
   best step was 0.013 and 0.012. Here generation plateaus rather than declines, so an
   oracle-gated checkpoint costs little; the claim needs a codec that sharpens past what the
-  predictor can follow, which this one, this short, does not yet do.
+  predictor can follow, which this one, this short, does not yet do. Nor does a probe that
+  samples: a flow head in place of the regression probe (`benchmarks/experiments/c6_flow_probe.py`,
+  the same codecs, seeds 0–4) puts generation's best at step 300 in four seeds and sees it get
+  0.004–0.020 mel worse by the oracle's best in all five, but the oracle gains only 0.039–0.046
+  after that step except in seed 1 (0.105): the claim in 1 seed of 5. What both probes agree on is
+  the trend underneath: their nMSE rises all through training (the regression probe's from about
+  0.2 to 0.35): the sharper the codec, the harder its latents are to predict.
 
 **Takeaway.** The oracle tells you how good the codec is; the decode-path table tells you *why*
 generation from it is worse. Here the answer is "the predictor averages", so the fix belongs to the
