@@ -284,7 +284,8 @@ class Stepper:
         self.model = model.train()
         self.bank = bank
         self.tcfg = tcfg
-        self.loss_fn = ReconstructionLoss(tcfg.loss, model.cfg.sample_rate, tcfg.l1_weight)
+        self.loss_fn = ReconstructionLoss(tcfg.loss, model.cfg.sample_rate, tcfg.l1_weight,
+                                          fast_grad=tcfg.fast_stft_grad)
         self.opt = torch.optim.AdamW(model.parameters(), lr=tcfg.lr, betas=(0.8, 0.99), weight_decay=1e-2)
         self.gen = torch.Generator().manual_seed(seed)  # the same seed: both models see the same batches
         self.segment = segment_samples(model.cfg, tcfg)

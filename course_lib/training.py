@@ -191,7 +191,8 @@ def train(
         torch.backends.cudnn.benchmark = True  # crops have one fixed shape, so autotuning pays once
     model.to(device).train()
     autocast = mixed_precision(cfg.precision, device)
-    loss_fn = ReconstructionLoss(cfg.loss, model.cfg.sample_rate, cfg.l1_weight).to(device)
+    loss_fn = ReconstructionLoss(cfg.loss, model.cfg.sample_rate, cfg.l1_weight,
+                                 fast_grad=cfg.fast_stft_grad).to(device)
     if cfg.freeze_encoder:
         model.encoder.requires_grad_(False)
         model.bottleneck.requires_grad_(False)
@@ -339,7 +340,7 @@ def train(
 
 # TrainConfig fields left out of the cache key while they hold these values: fields added after
 # checkpoints existed, whose default trains exactly what those checkpoints were trained with.
-KEY_DEFAULTS = {"precision": "fp32"}
+KEY_DEFAULTS = {"precision": "fp32", "fast_stft_grad": False}
 
 
 def cache_key(preset: Preset, corpus_hash: str) -> str:

@@ -297,6 +297,49 @@ def test_mel_lin_is_cheaper_than_two_separate_terms():
     assert apart == 2 * (len(losses.MEL_FFTS) + len(losses.LINEAR_FFTS))
 
 
+@pytest.mark.parametrize("n_fft", [256, 512, 2048])
+def test_stft_magnitude_equals_autograds_values_and_gradient(n_fft):
+    """The hand-written backward is the adjoint of the same computation (float64: to rounding)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(3, 4000, generator=g, dtype=torch.float64)
+    window = torch.hann_window(n_fft, dtype=torch.float64)
+    a, b = x.clone().requires_grad_(), x.clone().requires_grad_()
+    spec = torch.stft(a, n_fft, n_fft // 4, n_fft, window, return_complex=True)
+    ref = torch.sqrt(torch.clamp(spec.real**2 + spec.imag**2, min=1e-7))
+    ours = losses.stft_magnitude(b, n_fft, n_fft // 4, window, 1e-7)
+    assert torch.equal(ours, ref)  # the same forward, bit for bit
+    weight = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    (ref * weight).sum().backward()
+    (ours * weight).sum().backward()
+    assert torch.allclose(b.grad, a.grad, rtol=0, atol=1e-12 * float(a.grad.abs().max()))
+    silent = torch.zeros(1, 4000, dtype=torch.float64, requires_grad=True)  # every bin under eps: no gradient
+    losses.stft_magnitude(silent, n_fft, n_fft // 4, window, 1e-7).sum().backward()
+    assert torch.equal(silent.grad, torch.zeros_like(silent))
+    with pytest.raises(ValueError, match="hop to divide"):
+        losses.stft_magnitude(x, n_fft, n_fft // 4 + 1, window, 1e-7)
+
+
+@pytest.mark.parametrize("kind, channels", [("mel+lin", 1), ("mel", 1), ("mrstft", 1), ("mel+ms", 2)])
+def test_fast_grad_loss_equals_the_autograd_one(kind, channels, monkeypatch):
+    """``fast_grad`` leaves the loss bit for bit and its gradient to float32 rounding, mono and stereo."""
+    calls = []
+    real = losses.stft_magnitude
+    monkeypatch.setattr(losses, "stft_magnitude", lambda *a: calls.append(a[1]) or real(*a))
+    ref = torch.cat([speechlike(8000, seed=c) for c in range(channels)])[None].repeat(2, 1, 1)
+    start = ref + 0.05 * torch.randn(ref.shape, generator=torch.Generator().manual_seed(3))
+    out = []
+    for fast in (False, True):
+        x = start.clone().requires_grad_()
+        loss, _ = losses.ReconstructionLoss(kind, l1_weight=0.1, fast_grad=fast)(x, ref)
+        loss.backward()
+        out.append((loss.detach(), x.grad))
+        assert bool(calls) == fast  # the fast path runs only when asked
+    assert set(calls) <= {256, 512, 1024, 2048}
+    assert torch.equal(out[0][0], out[1][0])
+    assert torch.allclose(out[1][1], out[0][1], rtol=0, atol=1e-5 * float(out[0][1].abs().max()))
+    assert not torch.equal(out[1][1], torch.zeros_like(out[1][1]))
+
+
 def test_phase_kept_when_weighted():
     import auraloss
 

@@ -108,7 +108,12 @@ def test_cpu_oracle_recipe_does_not_leak_into_the_sweeps():
     # 00's oracle trains longer with a lighter waveform L1 and a linear-STFT term; every cpu sweep (01-08)
     # keeps the recipe its recorded numbers and cached checkpoints were measured with
     oracle, sweep = presets.get("cpu").train, presets.sweep_base("cpu").train
-    assert (oracle.steps, oracle.l1_weight, oracle.loss, oracle.precision) == (1100, 0.1, "mel+lin", "bf16")
+    assert (oracle.steps, oracle.l1_weight, oracle.loss, oracle.precision) == (1250, 0.1, "mel+lin", "bf16")
+    assert oracle.fast_stft_grad and not sweep.fast_stft_grad  # the sweeps keep autograd's rounding
+    assert not any(p.train.fast_stft_grad for p in presets.topology_sweep("cpu").values())
+    assert not any(p.train.fast_stft_grad for p in presets.loss_ablation("cpu").values())
+    assert not presets.breaking_base("cpu").train.fast_stft_grad
+    assert not presets.report_budget("cpu").codec.train.fast_stft_grad
     assert sweep.l1_weight == 1.0 and sweep.steps == 250 and sweep.lr == oracle.lr and sweep.loss == "mel"
     assert sweep.precision == "fp32" and presets.report_budget("cpu").codec.train.precision == "fp32"
     assert all(p.train.precision == "fp32" for p in presets.topology_sweep("cpu").values())
@@ -145,13 +150,26 @@ def test_cache_key_leaves_out_later_fields_at_their_default():
     import json
 
     p = presets.get("smoke")
-    assert p.train.precision == "fp32"
+    assert p.train.precision == "fp32" and not p.train.fast_stft_grad
     d = p.to_dict()
-    del d["train"]["precision"]
+    del d["train"]["precision"], d["train"]["fast_stft_grad"]
     blob = json.dumps({"preset": {**d, "name": None, "device": None}, "corpus": "abc"}, sort_keys=True, default=str)
     assert training.cache_key(p, "abc") == hashlib.sha256(blob.encode()).hexdigest()[:16]
     assert training.cache_key(replace(p, train=replace(p.train, precision="bf16")), "abc") != \
         training.cache_key(p, "abc")
+    assert training.cache_key(replace(p, train=replace(p.train, fast_stft_grad=True)), "abc") != \
+        training.cache_key(p, "abc")
+
+
+def test_fast_stft_grad_trains_like_autograd(fake_corpus, tmp_path):
+    """The hand-written STFT backward: the same first loss, the same trajectory to float rounding."""
+    p = tiny_preset(steps=3)
+    runs = [training.train_or_load(replace(p, train=replace(p.train, fast_stft_grad=fast)), corpus=fake_corpus,
+                                   root=tmp_path / str(fast), progress=False) for fast in (False, True)]
+    slow, fast = ([h["loss"] for h in r.history] for r in runs)
+    assert slow[0] == fast[0]  # the first forward pass is bit for bit the same
+    assert all(abs(a - b) <= 1e-4 * abs(a) for a, b in zip(slow, fast))
+    assert runs[0].info["key"] != runs[1].info["key"]
 
 
 def test_mixed_precision_context():
