@@ -13,9 +13,9 @@ Measured 2026-12-07, cpu, seeds 0–4 on an Intel Xeon (about 3 min a seed): the
 reproduce 03's to the last digit (C6 in seeds 0, 2, 4).  The flow probe (300 steps) puts
 generation's best at step 300 in four seeds (seed 1: 200) and generation gets 0.004–0.020 mel worse
 after it in every seed, but the oracle gains only 0.039, 0.105, 0.045, 0.046 and 0.041 after it:
-C6 by the flow probe in seed 1 alone.  Both probes' nMSE rises through training in every seed
-(regression about 0.2 → 0.35, flow about 1.0 → 1.1): the sharper the codec, the harder its latents
-are to predict.
+C6 by the flow probe in seed 1 alone.  The regression probe's nMSE rises over training in every
+seed (0.19–0.25 at step 50, 0.33–0.36 at step 500), the flow probe's from its low at step 100–150 on
+(to 1.05–1.11): the sharper the codec, the harder its latents are to predict.
 
     python benchmarks/experiments/c6_flow_probe.py --seeds 0 1 2 3 4
 """
