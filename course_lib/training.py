@@ -45,10 +45,21 @@ from course_lib.losses import ReconstructionLoss
 from course_lib.models import Autoencoder, ModelConfig
 from course_lib.presets import Preset, TrainConfig
 
-# COURSE_CHECKPOINTS moves the cache: `make bench` times first runs against an empty one without
-# touching the learner's checkpoints.
 PRECISIONS = ("fp32", "bf16")  # TrainConfig.precision
-CHECKPOINT_ROOT = Path(os.environ.get("COURSE_CHECKPOINTS") or data.REPO_ROOT / "build" / "checkpoints")
+
+
+def checkpoint_root(env: str | None = None) -> Path:
+    """Where checkpoints are cached: ``COURSE_CHECKPOINTS`` (``env``) or ``build/checkpoints``.
+
+    The variable moves the cache: `make bench` times first runs against an empty one without
+    touching the learner's checkpoints.  A relative path is taken from the repository root, not from
+    the current folder: a notebook's kernel runs in ``notebooks/``, a script wherever it was started,
+    and both must find the same cache."""
+    path = Path(env) if env else data.REPO_ROOT / "build" / "checkpoints"
+    return path if path.is_absolute() else data.REPO_ROOT / path
+
+
+CHECKPOINT_ROOT = checkpoint_root(os.environ.get("COURSE_CHECKPOINTS"))
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:

@@ -306,3 +306,12 @@ def test_train_or_load_parallel_workers_use_this_processs_checkpoint_root(fake_c
     runs = training.train_or_load_parallel([a, b], corpus=fake_corpus, workers=2, progress=False)
     assert all(r.info["loaded"] for r in runs)  # the workers' checkpoints were found where this process looks
     assert all(str(tmp_path / "moved") in r.info["dir"] for r in runs)
+
+
+def test_a_relative_checkpoint_folder_is_taken_from_the_repository_root(tmp_path):
+    """A notebook's kernel runs in notebooks/, a script anywhere: the same variable, the same cache."""
+    from course_lib import data
+
+    assert training.checkpoint_root(None) == data.REPO_ROOT / "build" / "checkpoints"
+    assert training.checkpoint_root("build/ck") == data.REPO_ROOT / "build" / "ck"
+    assert training.checkpoint_root(str(tmp_path)) == tmp_path

@@ -22,7 +22,7 @@ def parser(doc: str) -> argparse.ArgumentParser:
 
 def use_checkpoints(args, name: str) -> Path:
     """Point ``training.CHECKPOINT_ROOT`` at the experiment's own folder (set before course_lib loads)."""
-    folder = Path(args.checkpoints or REPO / "build" / "experiments" / f"{name}-{args.preset}")
+    folder = Path(args.checkpoints or REPO / "build" / "experiments" / f"{name}-{args.preset}").resolve()
     os.environ["COURSE_CHECKPOINTS"] = str(folder)
     training = sys.modules.get("course_lib.training")
     if training is not None:  # already imported (a test, a notebook): its root was read at import
