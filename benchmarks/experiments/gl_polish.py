@@ -6,8 +6,8 @@ predicted phase, and run a few fast Griffin-Lim iterations (Perraudin et al. 201
 to make the pair a consistent STFT.  This script trains (or loads) 00's oracle and scores
 D(E(x)) against that polish on 00's three speech sets.
 
-Measured 2026-11-30, cpu, seed 0 (00's cached oracle; 16 spread clips a set), PESQ-wb / STOI /
-mel distance:
+Measured 2026-11-30, cpu, seed 0 (00's cached oracle of that day: 1100 steps, autograd's STFT
+backward; 00 trains 1250 since 2026-12-07; 16 spread clips a set), PESQ-wb / STOI / mel distance:
 
     set                                D(E(x))               8 iterations          100 iterations
     training speakers, new sentences   1.569 / 0.890 / 0.406  1.417 / 0.865 / 0.644  1.451 / 0.871 / 0.646
