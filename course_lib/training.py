@@ -515,6 +515,18 @@ def load_best(run: TrainedModel, which: str = "generation") -> tuple[Autoencoder
     return model.eval(), state["score"]
 
 
+def gating_summary(probe_log, generation: str = "generation") -> dict:
+    """Where a probe-gated run peaked: the best step by the oracle and by ``generation`` (a column of
+    the probe log, ``run.info["probe"]`` as a list of dicts or a DataFrame indexed by step; lower is
+    better), how much the oracle still gained after generation's best step, and how much worse
+    generation is at the oracle's best.  Gating on the oracle costs ``generation_loss_at_best_oracle``."""
+    log = probe_log if isinstance(probe_log, pd.DataFrame) else pd.DataFrame(probe_log).set_index("step")
+    best_oracle, best_gen = int(log["oracle"].idxmin()), int(log[generation].idxmin())
+    return {"best_oracle_step": best_oracle, "best_generation_step": best_gen,
+            "oracle_gain_after": float(log.loc[best_gen, "oracle"] - log.loc[best_oracle, "oracle"]),
+            "generation_loss_at_best_oracle": float(log.loc[best_oracle, generation] - log.loc[best_gen, generation])}
+
+
 def new_model(cfg: ModelConfig, seed: int) -> Autoencoder:
     """A freshly initialised autoencoder; the seed fixes the initial weights."""
     torch.manual_seed(seed)

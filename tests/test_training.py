@@ -315,3 +315,16 @@ def test_a_relative_checkpoint_folder_is_taken_from_the_repository_root(tmp_path
     assert training.checkpoint_root(None) == data.REPO_ROOT / "build" / "checkpoints"
     assert training.checkpoint_root("build/ck") == data.REPO_ROOT / "build" / "ck"
     assert training.checkpoint_root(str(tmp_path)) == tmp_path
+
+
+def test_gating_summary_finds_both_best_steps_and_what_the_oracle_gained_after():
+    import pandas as pd
+
+    log = [{"step": 50, "oracle": 1.0, "generation": 1.1}, {"step": 100, "oracle": 0.7, "generation": 0.80},
+           {"step": 150, "oracle": 0.6, "generation": 0.85}, {"step": 200, "oracle": 0.55, "generation": 0.9}]
+    g = training.gating_summary(log)
+    assert (g["best_oracle_step"], g["best_generation_step"]) == (200, 100)
+    assert g["oracle_gain_after"] == pytest.approx(0.15) and g["generation_loss_at_best_oracle"] == pytest.approx(0.1)
+    framed = pd.DataFrame(log).set_index("step").assign(flow=[1.2, 1.0, 0.95, 0.99])
+    f = training.gating_summary(framed, "flow")  # another probe's column, a DataFrame log
+    assert f["best_generation_step"] == 150 and f["oracle_gain_after"] == pytest.approx(0.05)

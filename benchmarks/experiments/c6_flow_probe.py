@@ -46,11 +46,13 @@ class BothProbes:
 
 
 def verdict(log, generation: str) -> dict:
-    best_oracle, best_gen = int(log["oracle"].idxmin()), int(log[generation].idxmin())
-    gain = float(log.loc[best_gen, "oracle"] - log.loc[best_oracle, "oracle"])
-    loss = float(log.loc[best_oracle, generation] - log.loc[best_gen, generation])
-    return {"best_oracle": best_oracle, "best_generation": best_gen, "oracle_gain_after": gain,
-            "generation_loss_at_best_oracle": loss, "holds": best_gen < best_oracle and gain >= 0.05}
+    from course_lib import training
+
+    g = training.gating_summary(log, generation)
+    return {"best_oracle": g["best_oracle_step"], "best_generation": g["best_generation_step"],
+            "oracle_gain_after": g["oracle_gain_after"],
+            "generation_loss_at_best_oracle": g["generation_loss_at_best_oracle"],
+            "holds": g["best_generation_step"] < g["best_oracle_step"] and g["oracle_gain_after"] >= 0.05}
 
 
 def main(argv=None) -> dict:

@@ -43,8 +43,8 @@ def main(argv=None) -> dict:
         t0 = time.time()
         run = training.train_or_load(cfg, probe=probe, progress=False)
         log = pd.DataFrame(run.info["probe"]).set_index("step")
-        best_oracle, best_gen = int(log["oracle"].idxmin()), int(log["generation"].idxmin())
-        gain = float(log.loc[best_gen, "oracle"] - log.loc[best_oracle, "oracle"])
+        g = training.gating_summary(log)
+        best_oracle, best_gen, gain = g["best_oracle_step"], g["best_generation_step"], g["oracle_gain_after"]
         holds = best_gen < best_oracle and gain >= 0.05
         print(f"seed {seed} · {steps} steps × {cfg.train.batch_size} × {cfg.train.segment_s:g} s "
               f"({time.time() - t0:.0f} s)\n{log[['oracle', 'generation', 'gap']].round(4).T.to_string()}\n"

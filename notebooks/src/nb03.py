@@ -279,7 +279,8 @@ the latents' variance, 1 = no better than predicting the mean latent): how hard 
 are to predict, step by step.
 """)
 code('''
-best_oracle, best_gen = int(log["oracle"].idxmin()), int(log["generation"].idxmin())
+gating = training.gating_summary(log)
+best_oracle, best_gen = gating["best_oracle_step"], gating["best_generation_step"]
 fig, ax = plt.subplots(1, 3, figsize=(15, 3.4))
 ax[0].plot(log.index, log["oracle"], "o-", label="oracle D(E(x))", color="tab:green")
 ax[0].plot(log.index, log["generation"], "o-", label="generation D(ẑ)", color="tab:red")
@@ -296,8 +297,7 @@ plt.show()
 display(log.round(4).T)
 ''')
 code('''
-oracle_gain = log.loc[best_gen, "oracle"] - log.loc[best_oracle, "oracle"]
-gen_loss = log.loc[best_oracle, "generation"] - log.loc[best_gen, "generation"]
+oracle_gain, gen_loss = gating["oracle_gain_after"], gating["generation_loss_at_best_oracle"]
 _ = check_claim(
     "03", "the best oracle checkpoint is not the best generation checkpoint",
     {"best_oracle_step": best_oracle, "best_generation_step": best_gen, "oracle_gain_after": oracle_gain,
