@@ -131,9 +131,18 @@ def residual_corr(study) -> torch.Tensor:
 
 
 def calibrated_noise(shape: tuple[int, ...], std: torch.Tensor, corr: torch.Tensor | None = None,
-                     generator: torch.Generator | None = None, device=None) -> torch.Tensor:
+                     generator: torch.Generator | None = None, device=None,
+                     mix: torch.Tensor | None = None) -> torch.Tensor:
     """Gaussian noise (..., width, slots) with per-channel ``std`` and, when given, per-channel lag-1
-    correlation ``corr`` along the last axis (an AR(1) process with stationary variance std^2)."""
+    correlation ``corr`` along the last axis (an AR(1) process with stationary variance std^2).
+
+    ``mix`` (width, width), e.g. ``residual_mix(study)``, then mixes the channels: the result is
+    ``mix @ noise``, whose covariance across channels is ``mix @ diag(std^2) @ mix.T`` (pass unit
+    ``std``).  A predictor's errors move many channels together; noise that matches each channel
+    alone misses the directions a decoder is most sensitive to."""
+    if mix is not None:
+        unit = calibrated_noise(shape, std, corr, generator, device)
+        return torch.einsum("cd,...dt->...ct", mix.to(unit), unit)
     white = torch.randn(shape, generator=generator).to(device or std.device)
     std = std.to(white.device).reshape(-1, 1)
     if corr is None:
@@ -152,6 +161,35 @@ def residual_std(study) -> torch.Tensor:
     the size of noise that D(E(x)+ε) adds, "calibrated" to what the generator actually gets wrong."""
     res = torch.cat([(zh - u.z) for zh, u in zip(study.z_hat, study.eval)], dim=1)
     return res.std(dim=1)
+
+
+def residual_mix(study) -> torch.Tensor:
+    """Lower-triangular factor L (width, width) of the predictor's errors' covariance across channels
+    (Cholesky, with a tiny ridge): ``calibrated_noise(..., std=ones, mix=L)`` draws noise with that
+    covariance.  Its diagonal carries ``residual_std``'s sizes, its off-diagonal how channels err together."""
+    res = torch.cat([(zh - u.z) for zh, u in zip(study.z_hat, study.eval)], dim=1)
+    cov = torch.cov(res)
+    return torch.linalg.cholesky(cov + 1e-6 * cov.diagonal().mean() * torch.eye(cov.shape[0]))
+
+
+def moved_errors(study, shift: int = 1) -> list[torch.Tensor]:
+    """Each evaluation latent plus the predictor's error on *another* clip (``shift`` clips on, the
+    error tiled or cut to this clip's length): ``E(x_i) + (ẑ_j - E(x_j))``.
+
+    A diagnostic for what kind of gap ``D(ẑ)`` has.  The moved error keeps every statistic of the
+    real one (size, time and cross-channel structure, its non-Gaussian shape) and loses only its tie
+    to this clip's signal.  If ``D`` of it scores like ``D(ẑ)``, the harm is in those statistics and
+    a decoder can be trained to tolerate it; if a decoder trained on such noise repairs the moved
+    error but not ``D(ẑ)``, the prediction is missing information about *this* clip, which no
+    decoder can restore."""
+    n = len(study.eval)
+    out = []
+    for i, u in enumerate(study.eval):
+        j = (i + shift) % n
+        err = study.z_hat[j] - study.eval[j].z
+        reps = -(-u.z.shape[-1] // err.shape[-1])
+        out.append(u.z + err.repeat(1, reps)[:, :u.z.shape[-1]])
+    return out
 
 
 class Projector(nn.Module):
@@ -218,12 +256,14 @@ def project(projector: Projector, zs: list[torch.Tensor]) -> list[torch.Tensor]:
 @torch.no_grad()
 def all_paths(model: Autoencoder, study, clips: list[torch.Tensor] | None = None, projector: Projector | None = None,
               noise_std: torch.Tensor | None = None, seed: int = 0,
-              noise_corr: torch.Tensor | None = None, rows: tuple[str, ...] = ROWS) -> dict[str, list[torch.Tensor]]:
+              noise_corr: torch.Tensor | None = None, rows: tuple[str, ...] = ROWS,
+              noise_mix: torch.Tensor | None = None) -> dict[str, list[torch.Tensor]]:
     """Decode every row of the table for a ``predictors.study``: the five paths in ``ROWS``.
 
     ``clips`` (the evaluation audio) are needed for the posterior-sample row; ``noise_std``
     defaults to ``residual_std(study)`` and ``noise_corr`` (lag-1 correlation of the noise along
-    time) to white noise; without a ``projector`` the projected row is left out.  ``rows`` picks a
+    time) to white noise; ``noise_mix`` (``residual_mix``) gives the noise the errors' covariance
+    across channels instead of ``noise_std``; without a ``projector`` the projected row is left out.  ``rows`` picks a
     subset (a sweep that only compares the oracle with the prediction skips the other decodes);
     the noisy row draws the same noise whichever rows are asked for.
     """
@@ -245,7 +285,10 @@ def all_paths(model: Autoencoder, study, clips: list[torch.Tensor] | None = None
     if NOISY in rows:
         noise_std = residual_std(study) if noise_std is None else noise_std
         gen = torch.Generator().manual_seed(seed)
-        noisy = [u.z + calibrated_noise(tuple(u.z.shape), noise_std, noise_corr, gen) for u in study.eval]
+        if noise_mix is not None:
+            noise_std = torch.ones(noise_mix.shape[0])
+        noisy = [u.z + calibrated_noise(tuple(u.z.shape), noise_std, noise_corr, gen, mix=noise_mix)
+                 for u in study.eval]
         paths[NOISY] = decode_latents(model, noisy, lengths, spans)
     if PREDICTED in rows:
         paths[PREDICTED] = decode_latents(model, study.z_hat, lengths, spans)

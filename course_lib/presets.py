@@ -42,6 +42,9 @@ class TrainConfig:
     freeze_encoder: bool = False  # train the decoder only (fine-tuning a trained codec's decoder)
     latent_noise_std: tuple[float, ...] = ()  # per-channel std of noise added to z before decoding
     latent_noise_corr: tuple[float, ...] = ()  # per-channel lag-1 correlation of that noise along time
+    # Row-major (width x width) factor L of the noise's covariance *across* channels: the noise is L @ (unit
+    # AR(1) noise), so its channels move together as a predictor's errors do.  Replaces latent_noise_std.
+    latent_noise_mix: tuple[float, ...] = ()
     probe_every: int = 0  # > 0: score a probe predictor every N steps and keep the best checkpoints
     # "bf16": the network's convolutions and matmuls run in bfloat16 (torch.autocast) where the hardware
     # has it; the weights, the optimiser, the bottleneck, the STFTs and the losses stay float32.
@@ -251,14 +254,17 @@ def probe_budget(name: str = "auto", seed: int = 0):
     return PredictorConfig(size=128, layers=3, steps=600, batch_size=16, seed=seed)
 
 
-def decoder_finetune(base: Preset, noise_std: tuple[float, ...] = (), noise_corr: tuple[float, ...] = ()) -> Preset:
-    """Fine-tune only the decoder of ``base``'s codec, optionally on E(x) + calibrated noise.
+def decoder_finetune(base: Preset, noise_std: tuple[float, ...] = (), noise_corr: tuple[float, ...] = (),
+                     noise_mix: tuple[float, ...] = ()) -> Preset:
+    """Fine-tune only the decoder of ``base``'s codec, optionally on E(x) + calibrated noise
+    (``noise_std`` per channel, or ``noise_mix``: the factor of its covariance across channels).
 
     The control (no noise) gets the same steps, so any difference is the noise, not extra training."""
     steps = {"smoke": 4, "cpu": 150}.get(base.name, 1500)
     return replace(base, train=replace(base.train, steps=steps, warmup=min(10, steps), lr=base.train.lr / 2,
                                        freeze_encoder=True, probe_every=0, checkpoint_every=steps,
-                                       latent_noise_std=tuple(noise_std), latent_noise_corr=tuple(noise_corr)))
+                                       latent_noise_std=tuple(noise_std), latent_noise_corr=tuple(noise_corr),
+                                       latent_noise_mix=tuple(noise_mix)))
 
 
 # Notebook 04: the rate sweep (target KL, nats per second) and the bottleneck zoo.

@@ -131,6 +131,7 @@ def check_data_parallel(cfg: TrainConfig, world: int, probe=None, aux=None, moni
     unsupported = {
         "freeze_encoder": cfg.freeze_encoder,
         "latent_noise_std": bool(cfg.latent_noise_std),
+        "latent_noise_mix": bool(cfg.latent_noise_mix),
         "adv_weight > 0 (a discriminator)": cfg.adv_weight > 0,
         "aux (a teacher loss)": aux is not None,
         "probe with probe_every": probe is not None and bool(cfg.probe_every),
@@ -218,6 +219,16 @@ def train(
             raise ValueError(f"latent_noise_std has {len(cfg.latent_noise_std)} values for {model.cfg.width} channels")
         noise_std = torch.tensor(cfg.latent_noise_std, dtype=torch.float32)
     noise_corr = torch.tensor(cfg.latent_noise_corr, dtype=torch.float32) if cfg.latent_noise_corr else None
+    noise_mix = None
+    if cfg.latent_noise_mix:
+        w = model.cfg.width
+        if noise_std is not None:
+            raise ValueError("give latent_noise_std or latent_noise_mix, not both: the mix sets each channel's size")
+        if len(cfg.latent_noise_mix) != w * w:
+            raise ValueError(f"latent_noise_mix has {len(cfg.latent_noise_mix)} values; a {w}-channel latent needs "
+                             f"{w} x {w} = {w * w} (row-major)")
+        noise_mix = torch.tensor(cfg.latent_noise_mix, dtype=torch.float32).reshape(w, w)
+        noise_std = torch.ones(w)  # unit AR(1) noise, then mixed across channels
     probe_log = probe_log if probe_log is not None else []
     best = {"oracle": math.inf, "generation": math.inf}
     adv = d_opt = None
@@ -288,8 +299,8 @@ def train(
                 if cfg.freeze_encoder or noise_std is not None:
                     with torch.set_grad_enabled(not cfg.freeze_encoder):
                         out = model.encode(x, spans=spans)
-                    z = out.z if noise_std is None else out.z + calibrated_noise(tuple(out.z.shape), noise_std,
-                                                                                 noise_corr, device=out.z.device)
+                    z = out.z if noise_std is None else out.z + calibrated_noise(
+                        tuple(out.z.shape), noise_std, noise_corr, device=out.z.device, mix=noise_mix)
                     x_hat = model.decode(z, x.shape[-1], spans=spans, speaker=speaker)
                 else:
                     x_hat, out = net(x, spans=spans, speaker=speaker)
@@ -351,7 +362,7 @@ def train(
 
 # TrainConfig fields left out of the cache key while they hold these values: fields added after
 # checkpoints existed, whose default trains exactly what those checkpoints were trained with.
-KEY_DEFAULTS = {"precision": "fp32", "fast_stft_grad": False}
+KEY_DEFAULTS = {"precision": "fp32", "fast_stft_grad": False, "latent_noise_mix": ()}
 
 
 def cache_key(preset: Preset, corpus_hash: str) -> str:

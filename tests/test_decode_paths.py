@@ -33,6 +33,46 @@ def test_calibrated_noise_has_the_asked_std_and_correlation():
     assert abs(r[0]) < 0.05 and abs(r[1] - 0.8) < 0.05
 
 
+def test_calibrated_noise_mixed_across_channels_has_the_asked_covariance():
+    cov = torch.tensor([[1.0, 0.8, 0.0], [0.8, 1.0, -0.3], [0.0, -0.3, 0.5]])
+    mix = torch.linalg.cholesky(cov)
+    g = torch.Generator().manual_seed(0)
+    e = DP.calibrated_noise((2, 3, 20000), torch.ones(3), torch.full((3,), 0.6), g, mix=mix)
+    assert e.shape == (2, 3, 20000)
+    assert torch.allclose(torch.cov(e[0]), cov, atol=0.06)  # AR(1) samples: a wider spread than white
+    r = float(torch.corrcoef(torch.stack([e[0, 1, 1:], e[0, 1, :-1]]))[0, 1])
+    assert abs(r - 0.6) < 0.05  # one lag-1 correlation for every channel survives the mixing
+    # without a mix the channels are independent
+    ind = DP.calibrated_noise((3, 20000), torch.ones(3), None, g)
+    assert abs(float(torch.corrcoef(ind)[0, 1])) < 0.05
+
+
+def test_residual_mix_factors_the_errors_covariance():
+    g = torch.Generator().manual_seed(1)
+    cov = torch.tensor([[0.25, 0.2, 0.0], [0.2, 0.5, 0.1], [0.0, 0.1, 0.3]])
+    mix = torch.linalg.cholesky(cov)
+    zs = [torch.randn(3, 3000, generator=g) for _ in range(3)]
+    st = _Study([P.Utterance("a", z, None, None, None, 0, 0) for z in zs],
+                [z + mix @ torch.randn(3, 3000, generator=g) for z in zs])
+    got = DP.residual_mix(st)
+    assert torch.equal(got, torch.tril(got))  # lower triangular: a Cholesky factor
+    assert torch.allclose(got @ got.T, cov, atol=0.03)
+    assert torch.allclose(torch.diagonal(got @ got.T).sqrt(), DP.residual_std(st), rtol=0.01)
+
+
+def test_moved_errors_add_another_clips_error():
+    zs = [torch.zeros(2, 5), torch.ones(2, 3), torch.full((2, 4), 2.0)]
+    z_hat = [z + torch.arange(z.shape[-1]).float() * (k + 1) for k, z in enumerate(zs)]  # error k+1 per slot
+    st = _Study([P.Utterance(str(k), z, None, None, None, 0, 0) for k, z in enumerate(zs)], z_hat)
+    moved = DP.moved_errors(st)
+    assert [m.shape for m in moved] == [z.shape for z in zs]
+    # clip 0 (5 slots) gets clip 1's error 0, 2, 4 tiled: 0, 2, 4, 0, 2
+    assert torch.equal(moved[0][0], torch.tensor([0.0, 2.0, 4.0, 0.0, 2.0]))
+    assert torch.equal(moved[1][1], 1 + torch.tensor([0.0, 3.0, 6.0]))  # clip 2's error, cut to 3 slots
+    assert torch.equal(moved[2][0], 2 + torch.tensor([0.0, 1.0, 2.0, 3.0]))  # clip 0's error, cut to 4
+    assert torch.equal(DP.moved_errors(st, shift=3)[0], z_hat[0])  # a full turn: its own error again
+
+
 class _Study:
     """The parts of a predictors.PredictionStudy that decode_paths reads."""
 
@@ -123,6 +163,25 @@ def test_decoder_finetune_with_latent_noise_freezes_the_encoder(fake_corpus, tmp
     bad = replace(ft, train=replace(ft.train, latent_noise_std=(0.3,) * 3))
     with pytest.raises(ValueError, match="3 values for 8 channels"):
         training.train_or_load(bad, corpus=fake_corpus, root=tmp_path, progress=False, init=base)
+
+
+def test_decoder_finetune_with_mixed_noise_trains_and_rejects_bad_mixes(fake_corpus, tmp_path):
+    base = training.train_or_load(tiny_preset(), corpus=fake_corpus, root=tmp_path, progress=False)
+    mix = tuple(map(float, (0.3 * torch.eye(8) + 0.1 * torch.tril(torch.ones(8, 8), -1)).flatten()))
+    ft = presets.decoder_finetune(tiny_preset(4), noise_corr=(0.5,) * 8, noise_mix=mix)
+    assert ft.train.latent_noise_mix == mix and ft.train.latent_noise_std == ()
+    tuned = training.train_or_load(ft, corpus=fake_corpus, root=tmp_path, progress=False, init=base)
+    diag = presets.decoder_finetune(tiny_preset(4), (0.3,) * 8, (0.5,) * 8)
+    other = training.train_or_load(diag, corpus=fake_corpus, root=tmp_path, progress=False, init=base)
+    assert tuned.info["key"] != other.info["key"]  # the mix is part of the key
+    dec_a, dec_b = tuned.model.decoder.state_dict(), other.model.decoder.state_dict()
+    assert any(not torch.equal(dec_a[k], dec_b[k]) for k in dec_a)  # another noise, another decoder
+    with pytest.raises(ValueError, match="needs 8 x 8 = 64"):
+        training.train_or_load(replace(ft, train=replace(ft.train, latent_noise_mix=mix[:10])),
+                               corpus=fake_corpus, root=tmp_path, progress=False, init=base)
+    with pytest.raises(ValueError, match="not both"):
+        training.train_or_load(replace(ft, train=replace(ft.train, latent_noise_std=(0.3,) * 8)),
+                               corpus=fake_corpus, root=tmp_path, progress=False, init=base)
 
 
 def test_probe_gate_scores_and_keeps_best_checkpoints(fake_corpus, tmp_path):

@@ -102,6 +102,7 @@ def test_unknown_preset_and_missing_corpus_exit_2(capsys, tmp_path):
 @pytest.mark.parametrize("change, option", [
     (dict(freeze_encoder=True), "freeze_encoder"),
     (dict(latent_noise_std=(0.1,) * 64), "latent_noise_std"),
+    (dict(latent_noise_mix=(0.1,) * 64 * 64), "latent_noise_mix"),
     (dict(adv_weight=1.0), "adv_weight"),
     (dict(batch_size=3), "divisible by the world size 2"),
 ])

@@ -175,9 +175,11 @@ def test_music_data_can_train_on_the_corpus_alone_with_another_batch(tmp_path):
 
 
 def test_c5_distribution_scores_both_decoders_paired_and_as_sets(tmp_path):
-    out = load("c5_distribution").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--bootstrap", "3"])
+    out = load("c5_distribution").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--bootstrap", "3",
+                                        "--covariance"])
     res = out[0]
-    assert len(res["table"]) == 6  # two decoders × (oracle, noisy, predicted)
+    assert len(res["table"]) == 15  # three decoders × (oracle, noisy, predicted, covariance noise, moved error)
+    assert set(res["oracle_cost"]) == {"mel_dist", "frechet_mel", "covariance mel_dist"}
     assert all(v["mel_dist"] > 0 and v["frechet_mel"] >= 0 for v in res["table"].values())
     t = res["table"]
     by_hand = ((t["control · D(ẑ)"]["frechet_mel"] - t["calibrated · D(ẑ)"]["frechet_mel"])
@@ -185,3 +187,22 @@ def test_c5_distribution_scores_both_decoders_paired_and_as_sets(tmp_path):
     assert res["closed"]["frechet_mel"] == pytest.approx(by_hand)
     assert set(res["bootstrap"]) == {"D(E(x)+ε)", "D(ẑ)"} and all(sd >= 0 for _, sd in res["bootstrap"].values())
     assert res["split_half"] >= 0
+
+
+@pytest.mark.parametrize("head", ["flow", "regression"])
+def test_c5_restoration_scores_a_restorer_gap_for_each_decoder(tmp_path, head):
+    out = load("c5_restoration").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--head", head,
+                                       "--covariance"])
+    res = out[0]
+    t = res["table"]
+    # three decoders × (oracle, noisy, predicted, covariance noise, moved error, degraded)
+    assert len(t) == 18 and set(res["closed"]) == {"calibrated", "covariance"}
+    assert res["nmse"] > 0 and all(v["mel_dist"] > 0 for v in t.values())
+    # the degraded clip's own latent is another latent than the clean one: another decode
+    assert t["control · degraded"]["mel_dist"] != t["control · D(E(x))"]["mel_dist"]
+    for name in ("calibrated", "covariance"):
+        by_hand = ((t["control · D(ẑ)"]["mel_dist"] - t[f"{name} · D(ẑ)"]["mel_dist"])
+                   / (t["control · D(ẑ)"]["mel_dist"] - t["control · D(E(x))"]["mel_dist"]))
+        assert res["closed"][name]["mel_dist"] == pytest.approx(by_hand)
+        assert res["oracle_cost"][name] == pytest.approx(t[f"{name} · D(E(x))"]["mel_dist"]
+                                                         - t["control · D(E(x))"]["mel_dist"])

@@ -150,14 +150,16 @@ def test_cache_key_leaves_out_later_fields_at_their_default():
     import json
 
     p = presets.get("smoke")
-    assert p.train.precision == "fp32" and not p.train.fast_stft_grad
+    assert p.train.precision == "fp32" and not p.train.fast_stft_grad and p.train.latent_noise_mix == ()
     d = p.to_dict()
-    del d["train"]["precision"], d["train"]["fast_stft_grad"]
+    del d["train"]["precision"], d["train"]["fast_stft_grad"], d["train"]["latent_noise_mix"]
     blob = json.dumps({"preset": {**d, "name": None, "device": None}, "corpus": "abc"}, sort_keys=True, default=str)
     assert training.cache_key(p, "abc") == hashlib.sha256(blob.encode()).hexdigest()[:16]
     assert training.cache_key(replace(p, train=replace(p.train, precision="bf16")), "abc") != \
         training.cache_key(p, "abc")
     assert training.cache_key(replace(p, train=replace(p.train, fast_stft_grad=True)), "abc") != \
+        training.cache_key(p, "abc")
+    assert training.cache_key(replace(p, train=replace(p.train, latent_noise_mix=(1.0,))), "abc") != \
         training.cache_key(p, "abc")
 
 

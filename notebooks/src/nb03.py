@@ -176,6 +176,13 @@ is off by default, to keep the notebook within 6 minutes; notebook 04 measures t
 along a whole rate curve). When we ran it in `cpu` (seed 4) the KL-VAE's oracle was worse (mel 0.70
 vs 0.54), its gap smaller (0.15 vs 0.23) and its `D(ẑ)` worse too (0.85 vs 0.78): a smaller gap
 bought with a worse codec.
+
+One more row asks what *kind* of error the flow head makes. `E(x) + another clip's error`
+(`decode_paths.moved_errors`) adds to each clip's latent the flow head's error on the *next* clip:
+the same size, the same movement in time and across channels, the same odd shape, and no tie to
+this clip. If the noise-trained decoder repairs that row but not `D(ẑ)`, the flow head's error is
+not noise on top of the right latent: its prediction lacks what belongs to *this* sentence, and no
+decoder can put that back.
 """)
 code('''
 t0 = time.time()
@@ -185,9 +192,13 @@ f_sigma, f_rho = decode_paths.residual_std(flow), decode_paths.residual_corr(flo
 tuned = {"control": training.train_or_load(presets.decoder_finetune(cfg), init=run, progress=False),
          "calibrated noise": training.train_or_load(
              presets.decoder_finetune(cfg, tuple(map(float, f_sigma)), tuple(map(float, f_rho))), init=run, progress=False)}
+MOVED = "E(x) + another clip's error"  # the flow head's real errors, each moved onto another clip
+moved = decode_paths.moved_errors(flow)
 rows, flow_paths = {}, {}
 for name, r in tuned.items():
     flow_paths[name] = decode_paths.all_paths(r.model, flow, None, None, f_sigma, seed, f_rho)
+    flow_paths[name][MOVED] = decode_paths.decode_latents(r.model, moved, [u.length for u in flow.eval],
+                                                          [u.spans for u in flow.eval])
     t = decode_paths.decode_path_table(refs, flow_paths[name])
     # each row also scored as a *set* of clips (see below): not charged for another plausible rendition
     t["frechet_mel"] = [metrics.frechet_mel_distance(refs, flow_paths[name][path]) for path in t.index]
@@ -200,12 +211,12 @@ display(ft.round(3))
 code('''
 O, N, P = decode_paths.ORACLE, decode_paths.NOISY, decode_paths.PREDICTED
 ctl, cal = "control", "calibrated noise"
-fig, axes = plt.subplots(1, 2, figsize=(12, 3.2))
+fig, axes = plt.subplots(1, 2, figsize=(13, 3.4))
 for ax, metric in zip(axes, ["mel_dist", "stoi"]):
-    x = np.arange(3)
+    x = np.arange(4)
     for k, (name, color) in enumerate([(ctl, "tab:gray"), (cal, "tab:blue")]):
-        ax.bar(x + 0.38 * k, [ft.loc[(name, p), metric] for p in (O, N, P)], 0.38, label=name, color=color)
-    ax.set_xticks(x + 0.19, [O, N, P])
+        ax.bar(x + 0.38 * k, [ft.loc[(name, p), metric] for p in (O, N, MOVED, P)], 0.38, label=name, color=color)
+    ax.set_xticks(x + 0.19, [O, N, "E(x) + another\\nclip's error", P])
     ax.set(title=f"decoder fine-tuned on E(x) vs E(x)+ε · {metric}", ylabel=metric)
     ax.legend()
 fig.tight_layout()
@@ -360,6 +371,18 @@ that `benchmarks/experiments/c5_distribution.py` had trained with the same code 
   never brings the samples closer: they end 0.05–2.8 further away (31.0–34.3; −66% to −1% of the
   gap "closed"; the bootstrap spread is about 1.4, so only seed 0's is clearly worse), and its own
   oracle drifts by 2.5–3.6. It learnt to smooth noise away; the flow head's errors are not noise.
+- **What the flow head's error is: missing information, not noise on top.** Moved onto another
+  clip (the `E(x) + another clip's error` row, every seed, `c5_distribution.py`), its error hurts
+  the control decoder as much as `D(ẑ)` does (mel 0.94–1.00 against 0.93–0.95, STOI 0.55–0.57
+  for both). The calibrated decoder repairs the moved error by 0.12–0.16 mel but `D(ẑ)` by only
+  0.04–0.05. Moved, the error sits on top of a latent that still holds the sentence; in `ẑ` the
+  sentence's own detail is absent. Noise of the errors' full covariance across channels (the
+  script's `--covariance` decoder, `decode_paths.residual_mix`) is the closer copy of them (it
+  costs the control decoder 0.87–0.89 mel, noise of their per-channel size 0.72–0.73), and a
+  decoder trained on it closes 12–15% of the mel gap and 28–32% of STOI's, but at 0.073–0.096 mel
+  of oracle cost, over the claim's 0.05. In LatentFlowSR's own setting, a restorer from the
+  band-limited twin's latent (`benchmarks/experiments/c5_restoration.py`, nMSE 0.28–0.36), neither
+  decoder closes more than 6% of the mel gap either (STOI 4–19%).
 - **Gating** (claim 3: 3 of 5 here, seed 0 among them; 2 of 5 on an AMD EPYC, 2026-11-29;
   asserted in `gpu` only). Over training the gap grows steadily as the codec sharpens (0.05 → 0.3
   mel) and generation stops improving before the oracle does. Seeds 0, 2 and 4 show the claim
