@@ -35,11 +35,17 @@ def spectrogram(x: torch.Tensor, sample_rate: int = SAMPLE_RATE, ax=None, title:
     return ax
 
 
-def spectrogram_row(clips: dict[str, torch.Tensor], sample_rate: int = SAMPLE_RATE, height: float = 2.6):
-    """One spectrogram per named clip, side by side, sharing the colour scale."""
-    fig, axes = plt.subplots(1, len(clips), figsize=(4 * len(clips), height), squeeze=False)
-    for ax, (name, x) in zip(axes[0], clips.items()):
+def spectrogram_row(clips: dict[str, torch.Tensor], sample_rate: int = SAMPLE_RATE, height: float = 2.6,
+                    ncols: int | None = None):
+    """One spectrogram per named clip, side by side, sharing the colour scale; ``ncols`` wraps them
+    into rows of that many (default: one row)."""
+    ncols = min(ncols or len(clips), len(clips))
+    nrows = -(-len(clips) // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.4 * ncols, height * nrows), squeeze=False)
+    for ax, (name, x) in zip(axes.flat, clips.items()):
         spectrogram(x, sample_rate, ax=ax, title=name)
+    for ax in list(axes.flat)[len(clips):]:
+        ax.set_visible(False)
     fig.tight_layout()
     return fig
 

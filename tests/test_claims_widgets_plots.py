@@ -35,6 +35,9 @@ def test_plots_draw_labelled_axes():
     assert ax.get_xlabel() == "time (s)" and "kHz" in ax.get_ylabel()
     fig = plots.spectrogram_row({"a": x, "b": x})
     assert len(fig.axes) == 2
+    fig = plots.spectrogram_row({k: x for k in "abcde"}, ncols=3)  # two rows, the sixth slot hidden
+    shown = [a for a in fig.axes if a.get_visible()]
+    assert len(fig.axes) == 6 and [a.get_title() for a in shown] == list("abcde")
     ax = plots.phones_over_spectrogram(x, [{"phone": "aa", "start": 0.1, "end": 0.3}])
     assert any(t.get_text() == "aa" for t in ax.texts)
     ax = plots.f0_tracks(0.01, {"label": [0, 100, 110], "measured": [0, 101, 0]})

@@ -227,17 +227,20 @@ Listen to what the two generators made of one sentence they never saw. The regre
 is an *average*: smooth, blurred formants and a steady buzz. The flow head's is a *sample*: grainier,
 with detail of its own. After 300 steps much of that detail is wrong, and a distance to the
 reference counts all of it as error, even where it sounds like speech. Then hear how little the
-decoder trained on calibrated noise changes that sample.
+decoder trained on calibrated noise changes that sample, and how much more it does for the same
+kind of error moved onto this sentence from another one: the last two players.
 """)
 code('''
 i = 0
 listen = {"reference x": refs[i], "regression D(ẑ) · an average": paths[decode_paths.PREDICTED][i],
           "flow D(ẑ) · a sample, control decoder": flow_paths[ctl][P][i],
-          "flow D(ẑ) · calibrated-noise decoder": flow_paths[cal][P][i]}
+          "flow D(ẑ) · calibrated-noise decoder": flow_paths[cal][P][i],
+          "E(x) + another clip's error · control decoder": flow_paths[ctl][MOVED][i],
+          "E(x) + another clip's error · calibrated-noise decoder": flow_paths[cal][MOVED][i]}
 widgets.ab_player(listen, title=f"“{eval_rows.iloc[i]['text']}”")
 ''')
 code('''
-plots.spectrogram_row(listen)
+plots.spectrogram_row(listen, ncols=3)
 plt.show()
 ''')
 md("""
