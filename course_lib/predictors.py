@@ -433,12 +433,15 @@ def audio_utterances(model: Autoencoder, clips: list[torch.Tensor], names: list[
 
 @torch.no_grad()
 def predict_ahead(predictor: ARPredictor, utterances: list[Utterance], stats: LatentStats,
-                  horizon: int) -> list[torch.Tensor]:
+                  horizon: int, temperature: float = 0.0, generator: torch.Generator | None = None
+                  ) -> list[torch.Tensor]:
     """z_hat for every utterance from an AR predictor running free for ``horizon`` slots at a time.
 
-    The latent is cut into chunks of ``horizon`` slots; each chunk is generated (greedy, the mean of
-    the Gaussian) from the *true* latent before it.  ``horizon=1`` is teacher forcing.  Slot 0 is
-    copied (there is no past to predict it from).  Encoder units, (width, slots) each, on the CPU.
+    The latent is cut into chunks of ``horizon`` slots; each chunk is generated from the *true*
+    latent before it: greedy (the mean of the Gaussian) at ``temperature`` 0, else sampled, each
+    step fed back as the next step's past (``ARPredictor.rollout``).  ``horizon=1`` is teacher
+    forcing.  Slot 0 is copied (there is no past to predict it from).  Encoder units, (width, slots)
+    each, on the CPU.
     """
     if horizon < 1:
         raise ValueError(f"horizon must be >= 1 slot, got {horizon}")
@@ -450,8 +453,31 @@ def predict_ahead(predictor: ARPredictor, utterances: list[Utterance], stats: La
         pieces = [z[..., :1]]
         for s0 in range(1, z.shape[-1], horizon):
             n = min(horizon, z.shape[-1] - s0)
-            pieces.append(predictor.rollout(z[..., :s0], n))
+            pieces.append(predictor.rollout(z[..., :s0], n, temperature, generator))
         out.append(stats.denorm(torch.cat(pieces, dim=-1)[0].cpu()))
+    return out
+
+
+def ar_generations(train: list[Utterance], eval_u: list[Utterance], stats: LatentStats, cfg: PredictorConfig,
+                   horizon: int, temperatures: tuple[float, ...] = (0.0, 1.0), seed: int = 0,
+                   device: str | None = None) -> dict[float, list[torch.Tensor]]:
+    """Train an ``ARPredictor`` on ``train`` (``cfg.targets``: posterior means, or a fresh posterior
+    draw every batch) and generate ``eval_u`` ``horizon`` slots at a time from the true past
+    (``predict_ahead``), once per temperature: temperature -> z_hat per utterance (encoder units).
+
+    Why an autoregressive generator for the mean-vs-sampled question: its targets are also its
+    next inputs.  Trained on means it only ever reads smooth pasts, and generating it reads its own
+    draws; trained on samples it has read noisy pasts all along (SALAD's per-token diffusion).
+    The predictor is seeded with ``cfg.seed`` (the global RNG is restored) and every temperature's
+    draws with ``seed``, so mean and sampled targets are compared on the same draws."""
+    rng = torch.get_rng_state()
+    torch.manual_seed(cfg.seed)
+    pred = ARPredictor(train[0].z.shape[0], cfg)
+    torch.set_rng_state(rng)
+    train_predictor(pred, train, stats, progress=False, device=device or default_device())
+    out = {t: predict_ahead(pred, eval_u, stats, horizon, t, torch.Generator().manual_seed(seed))
+           for t in temperatures}
+    pred.cpu()
     return out
 
 

@@ -99,7 +99,7 @@ MEASURED = {  # one measured dict per claim, shaped like the notebooks' check_cl
     "C6": {"oracle_gain_after": 0.06},
     "C7": {"best_oracle": "plain", "best_predicted": "kl", "interior_margin": 0.02},
     "C7a": {"best_oracle": "plain", "best_predicted": "kl", "stoi_margin": 0.05, "mel_margin": 0.004},
-    "C8": {"gain_mel": 0.01},
+    "C8": {"gain_mel": 0.01, "gain_stoi": 0.02},
     "C9": {"residual": {"place_excess": 1.8}},
     "C10": {"content": TWO, "speaker": TWO},
     "C11": {"content": TWO, "speaker": TWO},

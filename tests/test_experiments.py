@@ -206,3 +206,17 @@ def test_c5_restoration_scores_a_restorer_gap_for_each_decoder(tmp_path, head):
         assert res["closed"][name]["mel_dist"] == pytest.approx(by_hand)
         assert res["oracle_cost"][name] == pytest.approx(t[f"{name} · D(E(x))"]["mel_dist"]
                                                          - t["control · D(E(x))"]["mel_dist"])
+
+
+def test_c8_autoregressive_compares_mean_and_sampled_targets_on_the_same_draws(tmp_path):
+    out = load("c8_autoregressive").main(["--preset", "smoke", "--checkpoints", str(tmp_path),
+                                          "--horizons-s", "0.2", "--temperature", "0.5"])
+    res = out[0]
+    rows = res["rows"]
+    assert set(rows) == {"oracle D(E(x))"} | {f"{t} targets · 0.2 s · T={T}" for t in ("mean", "sample")
+                                             for T in ("0", "0.5")}
+    assert set(res["gain_mel"]) == {"0.2 s · T=0", "0.2 s · T=0.5"}
+    k = "0.2 s · T=0.5"
+    assert res["gain_mel"][k] == pytest.approx(rows[f"mean targets · {k}"]["mel_dist"]
+                                               - rows[f"sample targets · {k}"]["mel_dist"])
+    assert all(r["nMSE"] > 0 for name, r in rows.items() if name != "oracle D(E(x))")

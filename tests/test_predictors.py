@@ -183,6 +183,21 @@ def test_sampled_targets_draw_from_the_posterior():
     assert len(hist) == TINY.steps and all(math.isfinite(h) for h in hist)
 
 
+def test_ar_generations_train_on_the_asked_targets_and_sample_reproducibly():
+    utts = [replace(u, logvar=torch.full_like(u.z, math.log(0.25))) for u in synthetic_utterances(n=8)]
+    stats = P.LatentStats.of(utts)
+    rng = torch.get_rng_state()
+    mean = P.ar_generations(utts[:6], utts[6:], stats, TINY, horizon=4, device="cpu")
+    assert torch.equal(torch.get_rng_state(), rng)  # the global RNG is left as it was
+    assert set(mean) == {0.0, 1.0} and [z.shape for z in mean[0.0]] == [u.z.shape for u in utts[6:]]
+    assert not torch.allclose(mean[0.0][0], mean[1.0][0])  # sampled, not greedy
+    again = P.ar_generations(utts[:6], utts[6:], stats, TINY, horizon=4, device="cpu")
+    assert all(torch.equal(a, b) for t in mean for a, b in zip(mean[t], again[t]))
+    sampled = P.ar_generations(utts[:6], utts[6:], stats, replace(TINY, targets="sample"), horizon=4,
+                               temperatures=(0.0,), device="cpu")
+    assert set(sampled) == {0.0} and not torch.allclose(sampled[0.0][0], mean[0.0][0])  # other targets
+
+
 def test_speech_task_is_the_shared_split(fake_corpus):
     full = P.speech_task(fake_corpus, "smoke", 2)
     half = P.speech_task(fake_corpus, "cpu", 2)
@@ -216,6 +231,12 @@ def test_predict_ahead_runs_free_within_each_horizon():
     assert not torch.allclose(again[0][:, 6:11], ahead[0][:, 6:11])
     with pytest.raises(ValueError, match="horizon"):
         P.predict_ahead(pred, utts, stats, horizon=0)
+    # sampled: another latent than greedy, the same one again from the same generator seed
+    hot = P.predict_ahead(pred, utts, stats, 5, temperature=1.0, generator=torch.Generator().manual_seed(3))
+    assert not torch.allclose(hot[0], ahead[0])
+    assert torch.equal(hot[0][:, 0], ahead[0][:, 0])  # slot 0 is still copied
+    same = P.predict_ahead(pred, utts, stats, 5, temperature=1.0, generator=torch.Generator().manual_seed(3))
+    assert all(torch.equal(a, b) for a, b in zip(hot, same))
 
 
 def test_ar_study_on_unlabelled_audio():

@@ -23,7 +23,8 @@ measures the trade three ways, with the tools of notebook 03 (the same predictor
 1. **the rate–distortion curve** — oracle and predicted quality along a target-KL sweep. Target-KL
    audio VAEs report that the two pull apart and the best downstream point is in the middle;
 2. **mean vs sampled targets** — should the predictor learn the posterior mean or samples of it?
-   SALAD found that sampled targets help its latent diffusion model, a generator that samples;
+   SALAD found that sampled targets help its latent diffusion model, a generator that samples and
+   reads its own samples back;
 3. **the dashboard** — where the debt sits. An average KL or an average error can hide one channel
    or one kind of sound that carries most of it.
 """)
@@ -44,7 +45,7 @@ import numpy as np, pandas as pd, torch
 import matplotlib.pyplot as plt
 from IPython.display import display
 from tqdm.auto import tqdm
-from course_lib import data, presets, training, predictors, decode_paths, dashboard, plots, widgets
+from course_lib import data, metrics, presets, training, predictors, decode_paths, dashboard, plots, widgets
 from course_lib.bottlenecks import OWNS
 from course_lib.claims import check_claim
 
@@ -195,14 +196,21 @@ generator is μ. SALAD-style training draws a fresh sample of q(z|x) as the targ
 predictor sees an utterance: the targets are noisier, but they cover the neighbourhood the decoder
 was trained on.
 
-Which generator matters. SALAD's is a per-token latent *diffusion* model, a generator that draws
-samples. Our regression head is trained with a squared error, and for it the two targets are the
-same experiment in expectation: the expected loss against μ + σε is the loss against μ plus a
-constant (σ², whatever the prediction), so the best prediction is μ either way, and sampled
-targets only add noise to the gradient. So we run both heads, on the zoo's middle-rate codec with
-the same budget: the regression head (the control, where no difference is expected) and the tiny
-**flow-matching head** of `predictors`, which draws ẑ instead of averaging, like SALAD's generator.
-The claim is judged on the flow head.
+Which generator matters, in two ways. **Does it sample?** Our regression head is trained with a
+squared error, and for it the two targets are the same experiment in expectation: the expected loss
+against μ + σε is the loss against μ plus a constant (σ², whatever the prediction), so the best
+prediction is μ either way. The tiny **flow-matching head** of `predictors` draws ẑ instead of
+averaging. **Does it read its own output?** Both heads write every latent from phones and a speaker;
+nothing they generate is fed back. SALAD's per-token latent diffusion is *autoregressive*: its targets
+are also its next inputs. Trained on μ, such a model only ever reads smooth pasts, and when it
+generates it reads its own draws; trained on samples, it has read noisy pasts all along.
+
+So we run three generators on the zoo's middle-rate codec, each with mean and with sampled targets
+and the same budget: the regression head (the control, where no difference is expected), the flow
+head, and `predictors.ARPredictor`, a next-latent model (causal convolutions, a Gaussian head) that
+generates each held-out sentence one second at a time from the true past before it, greedily (the
+Gaussian's mean) and by sampling, each step fed back as the next one's past. The claim is judged
+on the autoregressive sampler, the generator SALAD trained.
 """)
 code('''
 mid = rate_sweep[mid_label]  # the zoo's codec at the middle rate, trained from scratch
@@ -210,20 +218,66 @@ rows = {"regression · mean targets": zoo_rows[mid_label]}
 rows["regression · sampled targets"] = measure(mid_label, mid, head_targets="sample")[3]
 for t, name in (("mean", "mean"), ("sample", "sampled")):
     rows[f"flow · {name} targets"] = measure(mid_label, mid, head_targets=t, head="flow")[3]
+
+# the autoregressive generator: trained on this codec's training latents, generating 1 s at a time
+train_u = predictors.encode_utterances(mid_run.model, corpus, train_rows, vocab, speakers, progress=False)
+eval_u, stats = mid_study.eval, predictors.LatentStats.of(train_u)
+horizon = max(1, round(1.0 * mid.model.latent_rate))
+lengths, spans = [u.length for u in eval_u], [u.spans for u in eval_u]
+ar_audio = {}
+for t, name in (("mean", "mean"), ("sample", "sampled")):
+    gens = predictors.ar_generations(train_u, eval_u, stats, replace(budget, targets=t), horizon, (0.0, 1.0), seed)
+    for temp, z_hat in gens.items():
+        mode = "greedy" if temp == 0 else "sampling"
+        audio = ar_audio[(name, mode)] = decode_paths.decode_latents(mid_run.model, z_hat, lengths, spans)
+        sc = metrics.score(refs, audio, pesq=False)
+        rows[f"AR {mode} · {name} targets"] = {"predictor nMSE": predictors.normalised_mse(z_hat, eval_u, stats),
+                                                "D(ẑ) mel": sc["mel_dist"], "D(ẑ) STOI": sc["stoi"],
+                                                "gap mel": sc["mel_dist"] - zoo_rows[mid_label]["oracle mel"]}
 targets = pd.DataFrame(rows).T
 display(targets[["predictor nMSE", "D(ẑ) mel", "D(ẑ) STOI", "gap mel"]].round(4))
-flow_mean, flow_sampled = targets.loc["flow · mean targets"], targets.loc["flow · sampled targets"]
-gain_mel = flow_mean["D(ẑ) mel"] - flow_sampled["D(ẑ) mel"]
-gain_stoi = flow_sampled["D(ẑ) STOI"] - flow_mean["D(ẑ) STOI"]
+''')
+code('''
+kinds = ["regression", "flow", "AR greedy", "AR sampling"]
+fig, axes = plt.subplots(1, 2, figsize=(12, 3.4))
+for ax, metric, better in [(axes[0], "D(ẑ) mel", "lower"), (axes[1], "D(ẑ) STOI", "higher")]:
+    x = np.arange(len(kinds))
+    for k, (name, color) in enumerate([("mean", "tab:gray"), ("sampled", "tab:purple")]):
+        ax.bar(x + 0.38 * k, [targets.loc[f"{g} · {name} targets", metric] for g in kinds], 0.38,
+               label=f"{name} targets", color=color)
+    ax.set_xticks(x + 0.19, kinds)
+    ax.set(ylabel=f"{metric} ({better} is better)", title=f"{mid_label} · {metric}")
+    ax.legend()
+fig.tight_layout()
+plt.show()
+''')
+md("""
+Listen to one held-out sentence as the autoregressive sampler writes it, a second at a time, after
+learning from posterior means and from posterior samples.
+""")
+code('''
+i = 0
+widgets.ab_player({"reference x": refs[i],
+                   "AR sampling · mean targets": ar_audio[("mean", "sampling")][i],
+                   "AR sampling · sampled targets": ar_audio[("sampled", "sampling")][i]},
+                  title=f"“{eval_rows.iloc[i]['text']}”")
+''')
+code('''
+ar_mean, ar_sampled = targets.loc["AR sampling · mean targets"], targets.loc["AR sampling · sampled targets"]
+gain_mel = ar_mean["D(ẑ) mel"] - ar_sampled["D(ẑ) mel"]
+gain_stoi = ar_sampled["D(ẑ) STOI"] - ar_mean["D(ẑ) STOI"]
+flow_gain = targets.loc["flow · mean targets", "D(ẑ) mel"] - targets.loc["flow · sampled targets", "D(ẑ) mel"]
+greedy_gain = targets.loc["AR greedy · mean targets", "D(ẑ) mel"] - targets.loc["AR greedy · sampled targets", "D(ẑ) mel"]
 control_mel = targets.loc["regression · mean targets", "D(ẑ) mel"] - targets.loc["regression · sampled targets", "D(ẑ) mel"]
 _ = check_claim(
     "04", "sampled posterior targets help the predictor",
-    {"gain_mel": gain_mel, "gain_stoi": gain_stoi, "model": mid_label, "head": "flow",
-     "regression_gain_mel": control_mel},
+    {"gain_mel": gain_mel, "gain_stoi": gain_stoi, "model": mid_label, "head": "autoregressive, sampling, 1 s",
+     "flow_gain_mel": flow_gain, "ar_greedy_gain_mel": greedy_gain, "regression_gain_mel": control_mel},
     holds=bool(gain_mel >= 0.01 and gain_stoi >= 0),
-    detail=(f"{mid_label}, flow head: D(ẑ) mel {flow_mean['D(ẑ) mel']:.3f} (mean) vs {flow_sampled['D(ẑ) mel']:.3f} "
-            f"(sampled), STOI {gain_stoi:+.3f} (claim: ≥ 0.01 mel better); regression control {control_mel:+.4f} mel"),
-    preset=preset, seed=seed, shown_in=("gpu",))  # measured: absent at cpu scale (see below)
+    detail=(f"{mid_label}, autoregressive sampler: D(ẑ) mel {ar_mean['D(ẑ) mel']:.3f} (mean) vs "
+            f"{ar_sampled['D(ẑ) mel']:.3f} (sampled), STOI {gain_stoi:+.3f} (claim: ≥ 0.01 mel better, STOI not "
+            f"worse); greedy {greedy_gain:+.4f}, flow head {flow_gain:+.4f}, regression control {control_mel:+.4f} mel"),
+    preset=preset, seed=seed)
 ''')
 md("""
 ## 5 · The dashboard: where the debt sits
@@ -325,18 +379,24 @@ The bottleneck zoo, seed 0 (each codec 200 steps from scratch, the regression he
   another CPU: a 0.020 smaller gap for 0.054 of oracle). softnorm, tanh and the variance floor run
   in `gpu` only: at 200 steps there are no outliers for the first two to remove (outlier rate ~0),
   and within 0.01 mel of the plain codec they were not worth 04's minutes.
-- **Sampled targets do not help this flow head** (claim 2, **not shown at this scale**; seeds 0–4:
-  sampled targets worse by 0.004–0.042 mel and 0.005–0.019 STOI; the regression control worse
-  by 0.001–0.004 mel, as section 4 expects). The flow head learns the targets' spread: its draws
-  from sampled targets sit much farther from the truth (nMSE 2.6–3.6 against 1.0), farther than a
-  real posterior sample sits, because a flow head this small, trained this briefly, draws the
-  spread of its targets without the detail that goes with it. On the 6000 nats/s codec the two
-  kinds of target decoded alike (±0.003 mel, seeds 0–4, an earlier version of this notebook), and
-  with the flow head trained 1000 and 2500 steps on that codec (a script, seed 4; nMSE 0.56, 0.37)
-  sampled targets still moved D(ẑ) by about 0.001 mel; on the 1500 nats/s codec a 1000-step head
-  still lost with them, by 0.026 mel (`c8_low_rate.py`, seed 0). The claim needs a generator that draws
-  good posterior samples at a rate where they differ from the mean; the `gpu` preset trains its
-  predictors 2000 steps, its codecs 3000.
+- **Sampled targets help a generator that reads its own samples** (claim 2, holds in seeds 0–4).
+  The autoregressive sampler, writing each held-out sentence a second at a time from the true past,
+  decodes 0.12–0.26 mel better when it learnt from posterior samples (seed 0: 1.746 → 1.482) and
+  is more intelligible too (STOI 0.22–0.27 → 0.28–0.32). Its draws sit *farther* from the truth
+  (nMSE 3.0–4.2 against 1.3–2.1), but they are the kind of latent this decoder was trained on, and the
+  model has read noisy pasts all along; trained on means, its own draws take it where it has never
+  been, and it drifts. Greedy, the same two predictors part less, and either way (−0.058 to
+  +0.104 mel), and with the stretch cut to 0.2 s (a script) the sampler's gain is
+  smaller (−0.010 to +0.106, four seeds of five): the gain grows with how long the generator runs
+  on its own output. The absolute numbers are poor (this generator reads no text, only the past
+  sound), but the comparison is fair: the same predictor, seed and draws, only the targets differ.
+- **Where nothing is fed back, sampled targets do not help** (seeds 0–4): the flow head decodes
+  worse with them by 0.004–0.042 mel and 0.005–0.019 STOI (its draws spread far wider: nMSE
+  2.6–3.6 against 1.0), the regression control by 0.001–0.004 mel, as expected. On the 6000
+  nats/s codec, and with the flow head trained 1000 and 2500 steps (scripts, seeds 0 and 4), they
+  never helped either. SALAD's finding is about an autoregressive generator, and that is the
+  setting where it shows here (`benchmarks/experiments/c8_autoregressive.py` reruns it at other
+  horizons).
 - **The debt is not where the average puts it** (claim 3, holds in seeds 0–4): on the 1500 nats/s
   codec, transient frames — onsets, 14% of the frames — carry 23–27% of the predictor's residual
   energy (1.6–1.9× their share). The KL is uneven too, but somewhere else: silent frames carry
@@ -346,6 +406,8 @@ The bottleneck zoo, seed 0 (each codec 200 steps from scratch, the regression he
 **Takeaway.** A regulariser is a decision about who pays for the generator's errors. Measure both
 sides — the oracle it costs and the gap it buys — with the generator you will actually train: a rate
 limit that does nothing for an averaging predictor makes a sampler's drafts clearly more
-intelligible, at a clear oracle cost. And look where the residual lands, not just at its mean.
+intelligible, at a clear oracle cost. The same holds for the targets: posterior samples help a
+generator that feeds its own draws back, and not one that writes every latent from the text alone.
+And look where the residual lands, not just at its mean.
 """)
 write("notebooks/04_error_ownership.ipynb")
