@@ -210,7 +210,9 @@ and the same budget: the regression head (the control, where no difference is ex
 head, and `predictors.ARPredictor`, a next-latent model (causal convolutions, a Gaussian head) that
 generates each held-out sentence one second at a time from the true past before it, greedily (the
 Gaussian's mean) and by sampling, each step fed back as the next one's past. The claim is judged
-on the autoregressive sampler, the generator SALAD trained.
+on the autoregressive sampler, the kind of generator SALAD trained. It reads no text, only the past
+sound, so its drafts are far worse than the two heads' in absolute terms: only the comparison of
+its two kinds of target matters here.
 """)
 code('''
 mid = rate_sweep[mid_label]  # the zoo's codec at the middle rate, trained from scratch
