@@ -75,6 +75,20 @@ def with_targets(rate_sweep: dict, targets) -> dict:
             plain: rate_sweep[plain]}
 
 
+def codec_03(preset: str, seed: int):
+    """Notebook 03's plain codec, from 03's checkpoint cache when the scripts point at it: returns
+    (cfg, corpus, task, run).  03 trains it with its probe alive; the probe changes nothing in the
+    weights but is part of the checkpoint key, so it is built here exactly as 03 builds it."""
+    from course_lib import data, predictors, presets, training
+
+    cfg = presets.for_notebook("03", preset, seed)
+    corpus = data.ensure_corpus(cfg.corpus)
+    task = predictors.speech_task(corpus, preset, cfg.eval_clips)
+    probe = predictors.ProbeGate(corpus, task.train_rows.iloc[::2], task.eval_rows.head(8), task.vocab,
+                                 task.speakers, presets.probe_budget(preset, seed))
+    return cfg, corpus, task, training.train_or_load(cfg, probe=probe, progress=False)
+
+
 def c7_verdict(seed: int, rows: dict) -> bool:
     """04's C7 by ranking alone (no margin): the best D(ẑ) mel sits inside the rate sweep (``rows``,
     low rate first, the plain codec last) and is not the best oracle.  Prints the verdict."""

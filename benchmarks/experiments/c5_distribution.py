@@ -61,7 +61,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, use_checkpoints  # noqa: E402
+from _common import codec_03, parser, use_checkpoints  # noqa: E402
 
 
 def gap_closed(t: dict, metric: str, ctl: str, cal: str, oracle: str, predicted: str) -> float:
@@ -96,20 +96,13 @@ def main(argv=None) -> dict:
                    help="resamples of the clips for the spread of calibrated − control (0: none)")
     args = p.parse_args(argv)
     use_checkpoints(args, "c5_distribution")
-    from course_lib import data, decode_paths, metrics, predictors, presets, training
+    from course_lib import decode_paths, metrics, predictors, presets, training
 
     oracle, noisy, predicted = decode_paths.ORACLE, decode_paths.NOISY, decode_paths.PREDICTED
     out = {}
     for seed in args.seeds:
         t0 = time.time()
-        cfg = presets.for_notebook("03", args.preset, seed)
-        corpus = data.ensure_corpus(cfg.corpus)
-        task = predictors.speech_task(corpus, args.preset, cfg.eval_clips)
-        # 03's codec, trained with its probe alive (the probe changes nothing in the weights, but it
-        # is part of the checkpoint key: with it, 03's cache is found)
-        probe = predictors.ProbeGate(corpus, task.train_rows.iloc[::2], task.eval_rows.head(8), task.vocab,
-                                     task.speakers, presets.probe_budget(args.preset, seed))
-        run = training.train_or_load(cfg, probe=probe, progress=False)
+        cfg, corpus, task, run = codec_03(args.preset, seed)
         budget = presets.predictor_budget(args.preset, seed)
         flow = predictors.study(run.model, corpus, task.train_rows, task.eval_rows, task.vocab, task.speakers,
                                 budget, head="flow", progress=False, cache_dir=run.info["dir"])

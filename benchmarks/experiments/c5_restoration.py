@@ -56,7 +56,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import parser, use_checkpoints  # noqa: E402
+from _common import codec_03, parser, use_checkpoints  # noqa: E402
 
 CROP = 50  # latent slots per training crop (1 s at 50 Hz)
 
@@ -138,7 +138,7 @@ def main(argv=None) -> dict:
     use_checkpoints(args, "c5_restoration")
     import torch
 
-    from course_lib import data, decode_paths, predictors, presets, tasks, training
+    from course_lib import data, decode_paths, presets, tasks, training
 
     oracle, noisy, predicted = decode_paths.ORACLE, decode_paths.NOISY, decode_paths.PREDICTED
     steps = args.restorer_steps or {"smoke": 5}.get(args.preset, 800)
@@ -146,13 +146,7 @@ def main(argv=None) -> dict:
     out = {}
     for seed in args.seeds:
         t0 = time.time()
-        cfg = presets.for_notebook("03", args.preset, seed)
-        corpus = data.ensure_corpus(cfg.corpus)
-        task = predictors.speech_task(corpus, args.preset, cfg.eval_clips)
-        # 03's codec, with its probe in the key so that 03's cache is found (see c5_distribution.py)
-        probe = predictors.ProbeGate(corpus, task.train_rows.iloc[::2], task.eval_rows.head(8), task.vocab,
-                                     task.speakers, presets.probe_budget(args.preset, seed))
-        run = training.train_or_load(cfg, probe=probe, progress=False)
+        cfg, corpus, task, run = codec_03(args.preset, seed)
         model = run.model.eval()
         df = data.read_manifest(corpus)
         rows_clean = data.select(df, split="train", domain="speech", condition="clean")
