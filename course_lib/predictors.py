@@ -458,6 +458,17 @@ def predict_ahead(predictor: ARPredictor, utterances: list[Utterance], stats: La
     return out
 
 
+def train_ar_predictor(train: list[Utterance], stats: LatentStats, cfg: PredictorConfig, progress: bool = True,
+                       device: str | None = None) -> tuple[ARPredictor, list[float]]:
+    """An ``ARPredictor`` initialised from ``cfg.seed`` (the global RNG is left as it was) and trained
+    on ``train`` for ``cfg``'s budget: (predictor, loss per step).  The predictor stays on ``device``."""
+    rng = torch.get_rng_state()
+    torch.manual_seed(cfg.seed)
+    pred = ARPredictor(train[0].z.shape[0], cfg)
+    torch.set_rng_state(rng)
+    return pred, train_predictor(pred, train, stats, progress, device or default_device())
+
+
 def ar_generations(train: list[Utterance], eval_u: list[Utterance], stats: LatentStats, cfg: PredictorConfig,
                    horizon: int, temperatures: tuple[float, ...] = (0.0, 1.0), seed: int = 0,
                    device: str | None = None) -> dict[float, list[torch.Tensor]]:
@@ -469,12 +480,9 @@ def ar_generations(train: list[Utterance], eval_u: list[Utterance], stats: Laten
     next inputs.  Trained on means it only ever reads smooth pasts, and generating it reads its own
     draws; trained on samples it has read noisy pasts all along (SALAD's per-token diffusion).
     The predictor is seeded with ``cfg.seed`` (the global RNG is restored) and every temperature's
-    draws with ``seed``, so mean and sampled targets are compared on the same draws."""
-    rng = torch.get_rng_state()
-    torch.manual_seed(cfg.seed)
-    pred = ARPredictor(train[0].z.shape[0], cfg)
-    torch.set_rng_state(rng)
-    train_predictor(pred, train, stats, progress=False, device=device or default_device())
+    draws with ``seed``, so mean and sampled targets are compared on the same draws
+    (``train_ar_predictor``)."""
+    pred, _ = train_ar_predictor(train, stats, cfg, progress=False, device=device)
     out = {t: predict_ahead(pred, eval_u, stats, horizon, t, torch.Generator().manual_seed(seed))
            for t in temperatures}
     pred.cpu()
@@ -496,11 +504,7 @@ def ar_study(model: Autoencoder, train_clips: list[torch.Tensor], eval_clips: li
     """
     train_u, eval_u = audio_utterances(model, train_clips), audio_utterances(model, eval_clips)
     stats = LatentStats.of(train_u)
-    rng = torch.get_rng_state()
-    torch.manual_seed(cfg.seed)
-    pred = ARPredictor(model.cfg.width, cfg)
-    torch.set_rng_state(rng)
-    history = train_predictor(pred, train_u, stats, progress, device or default_device())
+    pred, history = train_ar_predictor(train_u, stats, cfg, progress, device)
     horizon = max(1, round(horizon_s * model.cfg.latent_rate))
     z_hat = predict_ahead(pred, eval_u, stats, horizon)
     pred.cpu()
