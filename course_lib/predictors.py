@@ -11,7 +11,9 @@ only the encoder.  Then a difference in predicted-latent quality is the encoder'
   ``head="regression"`` predicts the mean; ``head="flow"`` is a tiny flow-matching head that
   samples instead (rectified flow, a few Euler steps).
 - ``ARPredictor``: next-latent prediction with a Gaussian head (mean and log-variance), causal
-  convolutions; ``rollout`` generates freely from a prompt.
+  convolutions; ``rollout`` generates freely from a prompt.  With ``n_phones`` it also reads the
+  text (a per-token TTS generator in miniature).
+- ``TextConditioner``: the text encoder both share (phones, durations, speaker -> features per slot).
 
 Latents are standardised per channel (``LatentStats``) before prediction so that the losses of
 different encoders are comparable: a normalised MSE of 1.0 means "no better than the mean".
@@ -153,6 +155,37 @@ def _batch(utts: list[Utterance], stats: LatentStats, sample: torch.Generator | 
     return phones, spans, slots, speaker, z, mask
 
 
+class TextConditioner(nn.Module):
+    """Phones + durations + speaker -> conditioning features for every latent slot, (B, size, S).
+
+    Phone and speaker embeddings and each frame's place in its phone, ConvNeXt at the frame rate,
+    a mean over each latent slot's frames (the encoder's own coordinate system), ConvNeXt at the
+    slot rate.  It sees the whole sentence: the text is known before any latent is generated.
+    """
+
+    def __init__(self, n_phones: int, n_speakers: int, size: int, layers: int, has_global: bool = False,
+                 frame_layers: int | None = None):
+        super().__init__()
+        self.has_global = has_global
+        self.phone = nn.Embedding(n_phones + 1, size, padding_idx=PAD)
+        self.speaker = nn.Embedding(max(n_speakers, 1), size)
+        self.position = nn.Conv1d(N_POSITION_FEATURES, size, 1)
+        frame_layers = layers if frame_layers is None else frame_layers
+        self.frame_net = nn.Sequential(*[ConvNeXtBlock(size) for _ in range(frame_layers)])
+        self.global_proj = nn.Linear(size, size)
+        self.slot_net = nn.Sequential(*[ConvNeXtBlock(size, kernel_size=3) for _ in range(layers)])
+
+    def forward(self, phones, spans, slots, speaker, n_slots: int) -> torch.Tensor:
+        h = self.phone(phones).transpose(1, 2) + self.speaker(speaker)[:, :, None]
+        h = self.frame_net(h + self.position(span_positions(spans)))
+        pooled = span_mean(h, slots, n_slots + 1)[..., :n_slots]  # drop the dump slot
+        if self.has_global:  # slot 0 summarises the whole utterance
+            valid = (phones != PAD).float()[:, None]
+            g = (h * valid).sum(-1) / valid.sum(-1).clamp_min(1.0)
+            pooled = torch.cat([self.global_proj(g)[:, :, None], pooled[..., 1:]], dim=2)
+        return self.slot_net(pooled)
+
+
 class ConditionalPredictor(nn.Module):
     """Phones + durations + speaker -> latents in the encoder's coordinate system (non-AR)."""
 
@@ -163,24 +196,12 @@ class ConditionalPredictor(nn.Module):
             raise ValueError(f"head must be 'regression' or 'flow', got {head!r}")
         d = cfg.size
         self.cfg, self.head_kind, self.has_global, self.width = cfg, head, has_global, width
-        self.phone = nn.Embedding(n_phones + 1, d, padding_idx=PAD)
-        self.speaker = nn.Embedding(max(n_speakers, 1), d)
-        self.position = nn.Conv1d(N_POSITION_FEATURES, d, 1)
-        self.frame_net = nn.Sequential(*[ConvNeXtBlock(d) for _ in range(cfg.layers)])
-        self.global_proj = nn.Linear(d, d)
-        self.slot_net = nn.Sequential(*[ConvNeXtBlock(d, kernel_size=3) for _ in range(cfg.layers)])
+        self.text = TextConditioner(n_phones, n_speakers, d, cfg.layers, has_global)
         self.out = nn.Conv1d(d, width, 1) if head == "regression" else FlowHead(width, d)
 
     def features(self, phones, spans, slots, speaker, n_slots: int) -> torch.Tensor:
         """Conditioning features for every latent slot, (B, size, n_slots)."""
-        h = self.phone(phones).transpose(1, 2) + self.speaker(speaker)[:, :, None]
-        h = self.frame_net(h + self.position(span_positions(spans)))
-        pooled = span_mean(h, slots, n_slots + 1)[..., :n_slots]  # drop the dump slot
-        if self.has_global:  # slot 0 summarises the whole utterance
-            valid = (phones != PAD).float()[:, None]
-            g = (h * valid).sum(-1) / valid.sum(-1).clamp_min(1.0)
-            pooled = torch.cat([self.global_proj(g)[:, :, None], pooled[..., 1:]], dim=2)
-        return self.slot_net(pooled)
+        return self.text(phones, spans, slots, speaker, n_slots)
 
     def loss(self, batch) -> torch.Tensor:
         phones, spans, slots, speaker, z, mask = batch
@@ -244,18 +265,45 @@ class FlowHead(nn.Module):
 
 
 class ARPredictor(nn.Module):
-    """Next-latent prediction with a Gaussian head: p(z_t | z_<t) = N(mu, sigma^2), causal convs."""
+    """Next-latent prediction with a Gaussian head: p(z_t | z_<t) = N(mu, sigma^2), causal convs.
 
-    def __init__(self, width: int, cfg: PredictorConfig = PredictorConfig(), kernel: int = 3):
+    With ``n_phones`` > 0 it also reads the text (``TextConditioner``: phones, durations, speaker):
+    p(z_t | z_<t, text), a per-token TTS generator in miniature.  The text features of the slot being
+    predicted are added to the past's before the causal convolutions, so every position sees the
+    text up to and including its target slot and the latents only before it.
+    """
+
+    def __init__(self, width: int, cfg: PredictorConfig = PredictorConfig(), kernel: int = 3,
+                 n_phones: int = 0, n_speakers: int = 0):
         super().__init__()
         d, self.kernel, self.cfg = cfg.size, kernel, cfg
         self.inp = nn.Conv1d(width, d, 1)
         self.convs = nn.ModuleList([nn.Conv1d(d, d, kernel, dilation=2 ** i) for i in range(cfg.layers)])
         self.out = nn.Conv1d(d, 2 * width, 1)
+        # created after the audio-only layers, so an audio-only predictor initialises as it always did.
+        # No blocks at the frame rate: they cost twice the rest of the step (14 s instead of 5 for 04's
+        # 300 steps on 2 cores); the slot-rate blocks and the causal convolutions see the neighbours.
+        self.text = TextConditioner(n_phones, n_speakers, d, cfg.layers, frame_layers=0) if n_phones > 0 else None
 
-    def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Given z (B, width, S), the Gaussian for every *next* position: mean, logvar (B, width, S)."""
+    def conditioning(self, batch) -> torch.Tensor | None:
+        """The text features of every slot of ``batch`` (B, size, S), or None for an audio-only model."""
+        if self.text is None:
+            return None
+        phones, spans, slots, speaker, z, _ = batch
+        return self.text(phones, spans, slots, speaker, z.shape[-1])
+
+    def forward(self, z: torch.Tensor, cond: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Given z (B, width, S), the Gaussian for every *next* position: mean, logvar (B, width, S).
+
+        ``cond`` (text models only): the text features of those next positions, (B, size, S).
+        """
+        if cond is None and self.text is not None:
+            raise ValueError("this ARPredictor reads text: pass cond, the next slots' ARPredictor.conditioning(batch)")
+        if cond is not None and self.text is None:
+            raise ValueError("this ARPredictor is audio-only (n_phones=0): it takes no cond")
         h = self.inp(z)
+        if cond is not None:
+            h = h + cond
         for i, conv in enumerate(self.convs):
             pad = (self.kernel - 1) * 2 ** i  # left padding only: position t never sees t+1
             h = h + torch.nn.functional.gelu(conv(nn.functional.pad(h, (pad, 0))))
@@ -264,7 +312,8 @@ class ARPredictor(nn.Module):
 
     def loss(self, batch) -> torch.Tensor:
         *_, z, mask = batch
-        mean, logvar = self(z[..., :-1])
+        c = self.conditioning(batch)
+        mean, logvar = self(z[..., :-1], None if c is None else c[..., 1:])
         target, m = z[..., 1:], mask[..., 1:]
         nll = 0.5 * (logvar + (target - mean).pow(2) / logvar.exp() + math.log(2 * math.pi))
         return (nll * m).sum() / (m.sum() * z.shape[1])
@@ -273,16 +322,22 @@ class ARPredictor(nn.Module):
     def predict(self, batch, generator: torch.Generator | None = None) -> torch.Tensor:
         """Teacher-forced: every slot predicted from the true past (slot 0 is copied)."""
         *_, z, _ = batch
-        mean, _ = self(z[..., :-1])
+        c = self.conditioning(batch)
+        mean, _ = self(z[..., :-1], None if c is None else c[..., 1:])
         return torch.cat([z[..., :1], mean], dim=-1)
 
     @torch.no_grad()
     def rollout(self, prompt: torch.Tensor, n: int, temperature: float = 0.0,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-        """Free-running generation of ``n`` slots after ``prompt`` (B, width, P), standardised units."""
+                generator: torch.Generator | None = None, cond: torch.Tensor | None = None) -> torch.Tensor:
+        """Free-running generation of ``n`` slots after ``prompt`` (B, width, P), standardised units.
+
+        ``cond`` (text models): the text features of the whole utterance, (B, size, >= P + n)."""
+        if cond is not None and cond.shape[-1] < prompt.shape[-1] + n:
+            raise ValueError(f"cond covers {cond.shape[-1]} slots; the rollout needs {prompt.shape[-1] + n}")
         z = prompt
         for _ in range(n):
-            mean, logvar = self(z)
+            length = z.shape[-1]
+            mean, logvar = self(z, None if cond is None else cond[..., 1:length + 1])
             step = mean[..., -1:]
             if temperature > 0:
                 noise = torch.randn(step.shape, generator=generator).to(step)
@@ -450,28 +505,32 @@ def predict_ahead(predictor: ARPredictor, utterances: list[Utterance], stats: La
     out = []
     for u in utterances:
         z = stats.norm(u.z)[None].to(device)  # (1, width, S), standardised
+        cond = None if predictor.text is None else predictor.conditioning(_to(_batch([u], stats), device))
         pieces = [z[..., :1]]
         for s0 in range(1, z.shape[-1], horizon):
             n = min(horizon, z.shape[-1] - s0)
-            pieces.append(predictor.rollout(z[..., :s0], n, temperature, generator))
+            pieces.append(predictor.rollout(z[..., :s0], n, temperature, generator, cond))
         out.append(stats.denorm(torch.cat(pieces, dim=-1)[0].cpu()))
     return out
 
 
 def train_ar_predictor(train: list[Utterance], stats: LatentStats, cfg: PredictorConfig, progress: bool = True,
-                       device: str | None = None) -> tuple[ARPredictor, list[float]]:
+                       device: str | None = None, n_phones: int = 0, n_speakers: int = 0
+                       ) -> tuple[ARPredictor, list[float]]:
     """An ``ARPredictor`` initialised from ``cfg.seed`` (the global RNG is left as it was) and trained
-    on ``train`` for ``cfg``'s budget: (predictor, loss per step).  The predictor stays on ``device``."""
+    on ``train`` for ``cfg``'s budget: (predictor, loss per step).  The predictor stays on ``device``.
+    ``n_phones`` > 0 (the phone vocabulary's size, with ``n_speakers``) makes it read the text."""
     rng = torch.get_rng_state()
     torch.manual_seed(cfg.seed)
-    pred = ARPredictor(train[0].z.shape[0], cfg)
+    pred = ARPredictor(train[0].z.shape[0], cfg, n_phones=n_phones, n_speakers=n_speakers)
     torch.set_rng_state(rng)
     return pred, train_predictor(pred, train, stats, progress, device or default_device())
 
 
 def ar_generations(train: list[Utterance], eval_u: list[Utterance], stats: LatentStats, cfg: PredictorConfig,
                    horizon: int, temperatures: tuple[float, ...] = (0.0, 1.0), seed: int = 0,
-                   device: str | None = None) -> dict[float, list[torch.Tensor]]:
+                   device: str | None = None, n_phones: int = 0, n_speakers: int = 0
+                   ) -> dict[float, list[torch.Tensor]]:
     """Train an ``ARPredictor`` on ``train`` (``cfg.targets``: posterior means, or a fresh posterior
     draw every batch) and generate ``eval_u`` ``horizon`` slots at a time from the true past
     (``predict_ahead``), once per temperature: temperature -> z_hat per utterance (encoder units).
@@ -481,8 +540,10 @@ def ar_generations(train: list[Utterance], eval_u: list[Utterance], stats: Laten
     draws; trained on samples it has read noisy pasts all along (SALAD's per-token diffusion).
     The predictor is seeded with ``cfg.seed`` (the global RNG is restored) and every temperature's
     draws with ``seed``, so mean and sampled targets are compared on the same draws
-    (``train_ar_predictor``)."""
-    pred, _ = train_ar_predictor(train, stats, cfg, progress=False, device=device)
+    (``train_ar_predictor``).  With ``n_phones`` > 0 it also reads each sentence's phones, durations
+    and speaker (a per-token TTS generator in miniature)."""
+    pred, _ = train_ar_predictor(train, stats, cfg, progress=False, device=device, n_phones=n_phones,
+                                 n_speakers=n_speakers)
     out = {t: predict_ahead(pred, eval_u, stats, horizon, t, torch.Generator().manual_seed(seed))
            for t in temperatures}
     pred.cpu()

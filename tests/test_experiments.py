@@ -220,3 +220,13 @@ def test_c8_autoregressive_compares_mean_and_sampled_targets_on_the_same_draws(t
     assert res["gain_mel"][k] == pytest.approx(rows[f"mean targets · {k}"]["mel_dist"]
                                                - rows[f"sample targets · {k}"]["mel_dist"])
     assert all(r["nMSE"] > 0 for name, r in rows.items() if name != "oracle D(E(x))")
+
+
+def test_c8_autoregressive_with_text_trains_another_predictor(tmp_path):
+    args = ["--preset", "smoke", "--checkpoints", str(tmp_path), "--horizons-s", "0.2"]
+    audio = load("c8_autoregressive").main(args)[0]
+    text = load("c8_autoregressive").main(args + ["--text"])[0]
+    assert (audio["text"], text["text"]) == (False, True) and set(text["rows"]) == set(audio["rows"])
+    assert text["rows"]["oracle D(E(x))"] == audio["rows"]["oracle D(E(x))"]  # the same codec, loaded
+    k = "mean targets · 0.2 s · T=0"
+    assert text["rows"][k]["nMSE"] != audio["rows"][k]["nMSE"]

@@ -249,3 +249,43 @@ def test_ar_study_on_unlabelled_audio():
     assert st.eval[0].length == 16000 and math.isfinite(st.nmse)
     with pytest.raises(ValueError, match="phone spans"):
         P.audio_utterances(Autoencoder(ModelConfig(**SMALL, topology="phone")), clips)
+
+
+def test_text_conditioned_ar_reads_the_phones():
+    """Latents that are a function of the phones: reading the text must beat reading the past alone."""
+    utts = synthetic_utterances(n=24)
+    stats = P.LatentStats.of(utts)
+    cfg = replace(TINY, steps=200)
+    audio, _ = P.train_ar_predictor(utts[:18], stats, cfg, progress=False, device="cpu")
+    text, _ = P.train_ar_predictor(utts[:18], stats, cfg, progress=False, device="cpu", n_phones=6, n_speakers=3)
+    err = {name: P.normalised_mse(P.predict_ahead(pred, utts[18:], stats, horizon=4), utts[18:], stats)
+           for name, pred in (("audio", audio), ("text", text))}
+    assert err["text"] < 0.5 * err["audio"], err
+    # the audio-only layers are created first, so both start from the same weights under one seed
+    torch.manual_seed(0)
+    a = P.ARPredictor(4, TINY)
+    torch.manual_seed(0)
+    t = P.ARPredictor(4, TINY, n_phones=6, n_speakers=3)
+    assert a.text is None and all(torch.equal(v, t.state_dict()[k]) for k, v in a.state_dict().items())
+
+
+def test_text_conditioned_ar_is_causal_in_the_latents_and_checks_its_inputs():
+    torch.manual_seed(0)
+    pred = P.ARPredictor(4, TINY, n_phones=6, n_speakers=3).eval()
+    utts = synthetic_utterances(n=2)
+    stats = P.LatentStats.of(utts)
+    batch = P._batch(utts[:1], stats)
+    forced = pred.predict(batch)
+    later = list(batch)
+    later[4] = batch[4].clone()
+    later[4][..., 3:] += 2.0  # change the latents from slot 3 on
+    again = pred.predict(tuple(later))
+    assert torch.allclose(again[..., :4], forced[..., :4], atol=1e-6)  # slots up to 3 read only slots before
+    assert not torch.allclose(again[..., 4:], forced[..., 4:])
+    z = batch[4]
+    with pytest.raises(ValueError, match="reads text"):
+        pred(z)
+    with pytest.raises(ValueError, match="audio-only"):
+        P.ARPredictor(4, TINY)(z, torch.zeros(1, TINY.size, z.shape[-1]))
+    with pytest.raises(ValueError, match="cond covers"):
+        pred.rollout(z[..., :2], 5, cond=pred.conditioning(batch)[..., :4])
