@@ -208,6 +208,24 @@ def test_c5_restoration_scores_a_restorer_gap_for_each_decoder(tmp_path, head):
                                                          - t["control · D(E(x))"]["mel_dist"])
 
 
+def test_c5_ar_text_calibrates_a_decoder_to_each_way_of_generating(tmp_path):
+    out = load("c5_ar_text").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--temperature", "0.5"])
+    res = out[0]
+    assert set(res) == {"greedy", "T=0.5"}
+    g, hot = res["greedy"], res["T=0.5"]
+    assert g["nmse"] != hot["nmse"] and g["nmse"] > 0
+    # both share the control decoder, each has its own calibrated one (its noise follows its errors)
+    assert g["table"]["control · D(E(x))"] == hot["table"]["control · D(E(x))"]
+    assert g["table"]["calibrated · D(E(x))"] != hot["table"]["calibrated · D(E(x))"]
+    for r in (g, hot):
+        t = r["table"]
+        assert r["gap_mel"] == pytest.approx(t["control · D(ẑ)"]["mel_dist"] - t["control · D(E(x))"]["mel_dist"])
+        assert r["closed_mel"] == pytest.approx((t["control · D(ẑ)"]["mel_dist"] - t["calibrated · D(ẑ)"]["mel_dist"])
+                                                / r["gap_mel"])
+        assert r["oracle_cost"] == pytest.approx(t["calibrated · D(E(x))"]["mel_dist"]
+                                                 - t["control · D(E(x))"]["mel_dist"])
+
+
 def test_c8_autoregressive_compares_mean_and_sampled_targets_on_the_same_draws(tmp_path):
     out = load("c8_autoregressive").main(["--preset", "smoke", "--checkpoints", str(tmp_path),
                                           "--horizons-s", "0.2", "--temperature", "0.5"])

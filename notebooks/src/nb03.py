@@ -385,7 +385,12 @@ that `benchmarks/experiments/c5_distribution.py` had trained with the same code 
   decoder trained on it closes 12–15% of the mel gap and 28–32% of STOI's, but at 0.073–0.096 mel
   of oracle cost, over the claim's 0.05. In LatentFlowSR's own setting, a restorer from the
   band-limited twin's latent (`benchmarks/experiments/c5_restoration.py`, nMSE 0.28–0.36), neither
-  decoder closes more than 6% of the mel gap either (STOI 4–19%).
+  decoder closes more than 6% of the mel gap either (STOI 4–19%). Nor with a generator that errs
+  far less: an autoregressive sampler that reads the text (04's "AR + text",
+  `benchmarks/experiments/c5_ar_text.py`) predicts this codec's latents to an nMSE of 0.27–0.44 and
+  still leaves a gap of 0.29–0.38 mel, of which calibrated noise closes −3% to 1%. Noise of its
+  errors' per-channel size costs a fifth to under a third of what the errors cost: what hurts is
+  how an error is shaped, along time and across channels, not how large it is per channel.
 - **Gating** (claim 3: 3 of 5 here, seed 0 among them; 2 of 5 on an AMD EPYC, 2026-11-29;
   asserted in `gpu` only). Over training the gap grows steadily as the codec sharpens (0.05 → 0.3
   mel) and generation stops improving before the oracle does. Seeds 0, 2 and 4 show the claim
