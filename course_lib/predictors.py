@@ -285,6 +285,11 @@ class ARPredictor(nn.Module):
         # 300 steps on 2 cores); the slot-rate blocks and the causal convolutions see the neighbours.
         self.text = TextConditioner(n_phones, n_speakers, d, cfg.layers, frame_layers=0) if n_phones > 0 else None
 
+    @property
+    def receptive_field(self) -> int:
+        """How many past slots one prediction reads: 1 + (kernel - 1) * (2^layers - 1)."""
+        return 1 + (self.kernel - 1) * (2 ** len(self.convs) - 1)
+
     def conditioning(self, batch) -> torch.Tensor | None:
         """The text features of every slot of ``batch`` (B, size, S), or None for an audio-only model."""
         if self.text is None:
@@ -334,10 +339,11 @@ class ARPredictor(nn.Module):
         ``cond`` (text models): the text features of the whole utterance, (B, size, >= P + n)."""
         if cond is not None and cond.shape[-1] < prompt.shape[-1] + n:
             raise ValueError(f"cond covers {cond.shape[-1]} slots; the rollout needs {prompt.shape[-1] + n}")
-        z = prompt
+        z, rf = prompt, self.receptive_field
         for _ in range(n):
             length = z.shape[-1]
-            mean, logvar = self(z, None if cond is None else cond[..., 1:length + 1])
+            start = max(0, length - rf)  # the next slot reads only the last `rf` ones: feed no more
+            mean, logvar = self(z[..., start:], None if cond is None else cond[..., start + 1:length + 1])
             step = mean[..., -1:]
             if temperature > 0:
                 noise = torch.randn(step.shape, generator=generator).to(step)

@@ -215,7 +215,9 @@ def test_predict_ahead_runs_free_within_each_horizon():
     utts = [P.Utterance(str(i), torch.randn(4, 23, generator=g), torch.zeros(46, dtype=torch.long),
                         torch.zeros(46, dtype=torch.long), torch.arange(46) // 2, 0, 7360) for i in range(3)]
     stats = P.LatentStats.of(utts)
-    # horizon 1 is teacher forcing: the same as predict()
+    # horizon 1 is teacher forcing: the same as predict(), which reads the whole past, so the rollout's
+    # window of `receptive_field` slots (1 + 2 * (2^1 - 1) = 3 for one layer of kernel 3) loses nothing
+    assert pred.receptive_field == 3 and P.ARPredictor(4, replace(TINY, layers=2)).receptive_field == 7
     one = P.predict_ahead(pred, utts, stats, horizon=1)
     forced = P.predict(pred, utts, stats)
     assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(one, forced))
