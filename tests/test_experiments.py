@@ -167,6 +167,17 @@ def test_c7_warm_start_starts_every_rate_point_from_the_plain_codec(tmp_path):
         ["plain", "target_kl", "target_kl"]
 
 
+def test_c7_warm_start_scores_the_text_reading_ar_sampler(tmp_path):
+    args = ["--preset", "smoke", "--checkpoints", str(tmp_path), "--steps", "2", "--base-steps", "3",
+            "--targets", "500"]
+    ar = load("c7_warm_start").main(args + ["--head", "ar-text", "--temperature", "0.5"])[0]["rows"]
+    flow = load("c7_warm_start").main(args + ["--head", "flow"])[0]["rows"]
+    assert list(ar) == list(flow) == ["target 500 nats/s", "plain (no limit)"]
+    for label in ar:  # the same codecs (loaded the second time), another generator
+        assert ar[label]["oracle mel"] == flow[label]["oracle mel"]
+        assert ar[label]["nMSE"] != flow[label]["nMSE"] and ar[label]["nMSE"] > 0
+
+
 def test_music_data_can_train_on_the_corpus_alone_with_another_batch(tmp_path):
     out = load("music_data").main(["--preset", "smoke", "--checkpoints", str(tmp_path), "--sources", "corpus",
                                    "--batch", "1", "--segment", "0.5"])
