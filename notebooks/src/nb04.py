@@ -372,6 +372,13 @@ head):
   by mel there; this notebook keeps 150 as its low end. Over-regularising does cap what a weak
   sampler can reach; the other side of the bowl is the shallow one: the plain codec loses by
   0.013–0.032 mel in seeds 1–4 and by 0.0045 in seed 0.
+- **A stronger generator prefers more rate.** Section 4's text-reading AR sampler errs far less
+  than the flow head (nMSE 0.27–0.44 against about 1.0). Run on the same sweep
+  (`c7_warm_start.py --head ar-text`, seeds 0–4, 50 nats/s included) its best decode by mel moves
+  up the curve: 1500 nats/s in seeds 0, 2 and 4 (ahead of both ends by 0.018, 0.002 and 0.008),
+  the plain codec in seeds 1 and 3; the lowest rates are now its worst (50 nats/s last in every
+  seed). By STOI the plain codec, the best reconstruction in every seed, is never its best
+  prediction. Which rate is right depends on the generator you will train: measure with that one.
 - **Trained from scratch, the sweep measures training speed instead.** This notebook used to train
   every rate point from scratch for 200 steps; then every KL codec was still paying for its
   posterior noise (oracle mel 0.74–0.81 against 0.63), the plain codec won both rankings in every
