@@ -535,7 +535,7 @@ def train_ar_predictor(train: list[Utterance], stats: LatentStats, cfg: Predicto
 
 def ar_generations(train: list[Utterance], eval_u: list[Utterance], stats: LatentStats, cfg: PredictorConfig,
                    horizon: int, temperatures: tuple[float, ...] = (0.0, 1.0), seed: int = 0,
-                   device: str | None = None, n_phones: int = 0, n_speakers: int = 0
+                   device: str | None = None, n_phones: int = 0, n_speakers: int = 0, cache_dir=None
                    ) -> dict[float, list[torch.Tensor]]:
     """Train an ``ARPredictor`` on ``train`` (``cfg.targets``: posterior means, or a fresh posterior
     draw every batch) and generate ``eval_u`` ``horizon`` slots at a time from the true past
@@ -547,12 +547,26 @@ def ar_generations(train: list[Utterance], eval_u: list[Utterance], stats: Laten
     The predictor is seeded with ``cfg.seed`` (the global RNG is restored) and every temperature's
     draws with ``seed``, so mean and sampled targets are compared on the same draws
     (``train_ar_predictor``).  With ``n_phones`` > 0 it also reads each sentence's phones, durations
-    and speaker (a per-token TTS generator in miniature)."""
+    and speaker (a per-token TTS generator in miniature).
+
+    With ``cache_dir`` (the encoder's checkpoint directory, as for ``study``) the generations are
+    saved atomically under a hash of everything else that determines them, and a re-run loads them."""
+    path = None
+    if cache_dir is not None:
+        blob = json.dumps({"cfg": cfg.to_dict(), "horizon": horizon, "temperatures": [float(t) for t in temperatures],
+                           "seed": seed, "text": [n_phones, n_speakers], "train": [u.clip_id for u in train],
+                           "eval": [u.clip_id for u in eval_u]}, sort_keys=True)
+        path = Path(cache_dir) / f"ar-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.pt"
+        if path.exists():
+            saved = torch.load(path, weights_only=True)
+            return dict(zip(saved["temperatures"], saved["z_hat"]))
     pred, _ = train_ar_predictor(train, stats, cfg, progress=False, device=device, n_phones=n_phones,
                                  n_speakers=n_speakers)
     out = {t: predict_ahead(pred, eval_u, stats, horizon, t, torch.Generator().manual_seed(seed))
            for t in temperatures}
     pred.cpu()
+    if path is not None:
+        atomic_write(path, lambda tmp: torch.save({"temperatures": list(out), "z_hat": list(out.values())}, tmp))
     return out
 
 

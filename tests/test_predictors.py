@@ -291,3 +291,22 @@ def test_text_conditioned_ar_is_causal_in_the_latents_and_checks_its_inputs():
         P.ARPredictor(4, TINY)(z, torch.zeros(1, TINY.size, z.shape[-1]))
     with pytest.raises(ValueError, match="cond covers"):
         pred.rollout(z[..., :2], 5, cond=pred.conditioning(batch)[..., :4])
+
+
+def test_ar_generations_are_cached_per_setting(tmp_path, monkeypatch):
+    utts = synthetic_utterances(n=8)
+    stats = P.LatentStats.of(utts)
+    first = P.ar_generations(utts[:6], utts[6:], stats, TINY, horizon=4, device="cpu", cache_dir=tmp_path)
+    assert len(list(tmp_path.glob("ar-*.pt"))) == 1 and not list(tmp_path.glob("*.tmp*"))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cached generation was trained again")
+
+    monkeypatch.setattr(P, "train_ar_predictor", no_training)
+    again = P.ar_generations(utts[:6], utts[6:], stats, TINY, horizon=4, device="cpu", cache_dir=tmp_path)
+    assert set(again) == set(first) and all(torch.equal(a, b) for t in first for a, b in zip(first[t], again[t]))
+    with pytest.raises(AssertionError, match="trained again"):  # another horizon is another generation
+        P.ar_generations(utts[:6], utts[6:], stats, TINY, horizon=2, device="cpu", cache_dir=tmp_path)
+    with pytest.raises(AssertionError, match="trained again"):  # and so is reading the text
+        P.ar_generations(utts[:6], utts[6:], stats, TINY, horizon=4, device="cpu", cache_dir=tmp_path,
+                         n_phones=6, n_speakers=3)

@@ -236,7 +236,7 @@ text = dict(n_phones=len(vocab), n_speakers=len(speakers))  # the "AR + text" ge
 for ar, reads in (("AR", {}), ("AR + text", text)):
     for t, name in (("mean", "mean"), ("sample", "sampled")):
         gens = predictors.ar_generations(train_u, eval_u, stats, replace(budget, targets=t), horizon, (0.0, 1.0),
-                                         seed, **reads)
+                                         seed, cache_dir=mid_run.info["dir"], **reads)  # loaded on a re-run
         for temp, z_hat in gens.items():
             mode = "greedy" if temp == 0 else "sampling"
             audio = ar_audio[(ar, name, mode)] = decode_paths.decode_latents(mid_run.model, z_hat, lengths, spans)
