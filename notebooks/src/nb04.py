@@ -272,6 +272,19 @@ widgets.ab_player({"reference x": refs[i]} | {
     f"{ar} sampling · {name} targets": ar_audio[(ar, name, "sampling")][i]
     for ar in ("AR", "AR + text") for name in ("mean", "sampled")}, title=f"“{eval_rows.iloc[i]['text']}”")
 ''')
+md("""
+The same sentence as spectrograms: the reference, then the text-reading generator's drafts, greedy and
+sampled, after learning from posterior means and from posterior samples. Every draft has lost the
+harmonics, the fine horizontal stripes of the reference's pitch: the missing detail that notebook 03
+found no decoder can put back. On top of that, sampling adds a grain, most where the generator learnt
+from posterior samples and so draws the posterior's own spread.
+""")
+code('''
+plots.spectrogram_row({"reference x": refs[i]} | {
+    f"AR + text {mode} · {name} targets": ar_audio[("AR + text", name, mode)][i]
+    for mode in ("greedy", "sampling") for name in ("mean", "sampled")}, ncols=3)
+plt.show()
+''')
 code('''
 ar_mean, ar_sampled = targets.loc["AR sampling · mean targets"], targets.loc["AR sampling · sampled targets"]
 gain_mel = ar_mean["D(ẑ) mel"] - ar_sampled["D(ẑ) mel"]
