@@ -161,6 +161,8 @@ class TextConditioner(nn.Module):
     Phone and speaker embeddings and each frame's place in its phone, ConvNeXt at the frame rate,
     a mean over each latent slot's frames (the encoder's own coordinate system), ConvNeXt at the
     slot rate.  It sees the whole sentence: the text is known before any latent is generated.
+    ``frame_layers`` (default ``layers``) sets the frame-rate blocks apart; 0 pools the embeddings
+    straight away, for a cheaper encoder.
     """
 
     def __init__(self, n_phones: int, n_speakers: int, size: int, layers: int, has_global: bool = False,
@@ -269,8 +271,8 @@ class ARPredictor(nn.Module):
 
     With ``n_phones`` > 0 it also reads the text (``TextConditioner``: phones, durations, speaker):
     p(z_t | z_<t, text), a per-token TTS generator in miniature.  The text features of the slot being
-    predicted are added to the past's before the causal convolutions, so every position sees the
-    text up to and including its target slot and the latents only before it.
+    predicted are added to the past's before the causal convolutions: the text, known in full before
+    anything is generated, is read around each target slot; the latents only before it.
     """
 
     def __init__(self, width: int, cfg: PredictorConfig = PredictorConfig(), kernel: int = 3,
