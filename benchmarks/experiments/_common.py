@@ -99,3 +99,21 @@ def c7_verdict(seed: int, rows: dict) -> bool:
     print(f"seed {seed}: oracle best {best_oracle}, D(ẑ) best {best_pred} → C7 {'holds' if holds else 'absent'}",
           flush=True)
     return holds
+
+
+def ar_text_studies(model, corpus, task, budget, seed: int, temperatures=(1.0,), horizon_s: float = 1.0) -> dict:
+    """04's "AR + text" generator on ``model``'s latents (``budget.targets``), writing each held-out
+    sentence ``horizon_s`` at a time from the true past (0: the whole sentence from its first slot),
+    once per temperature from one trained predictor: temperature -> ``PredictionStudy`` for decode_paths."""
+    from course_lib import predictors
+
+    train_u = predictors.encode_utterances(model, corpus, task.train_rows, task.vocab, task.speakers, False)
+    eval_u = predictors.encode_utterances(model, corpus, task.eval_rows, task.vocab, task.speakers, False)
+    stats = predictors.LatentStats.of(train_u)
+    horizon = (max(u.z.shape[1] for u in eval_u) if horizon_s <= 0
+               else max(1, round(horizon_s * model.cfg.latent_rate)))
+    gens = predictors.ar_generations(train_u, eval_u, stats, budget, horizon, tuple(temperatures), seed, device="cpu",
+                                     n_phones=len(task.vocab), n_speakers=len(task.speakers))
+    return {t: predictors.PredictionStudy(train_u, eval_u, stats, None, [], z_hat,
+                                          predictors.normalised_mse(z_hat, eval_u, stats))
+            for t, z_hat in gens.items()}

@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import codec_03, parser, use_checkpoints  # noqa: E402
+from _common import ar_text_studies, codec_03, parser, use_checkpoints  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -49,30 +49,19 @@ def main(argv=None) -> dict:
     p.add_argument("--temperature", type=float, default=1.0, help="the sampled rollouts' temperature")
     args = p.parse_args(argv)
     use_checkpoints(args, "c5_ar_text")
-    import torch
 
-    from course_lib import decode_paths, metrics, predictors, presets, training
+    from course_lib import decode_paths, metrics, presets, training
 
     oracle, noisy, predicted = decode_paths.ORACLE, decode_paths.NOISY, decode_paths.PREDICTED
     out = {}
     for seed in args.seeds:
         t0 = time.time()
         cfg, corpus, task, run = codec_03(args.preset, seed)
-        model = run.model.eval()
-        train_u = predictors.encode_utterances(model, corpus, task.train_rows, task.vocab, task.speakers, False)
-        eval_u = predictors.encode_utterances(model, corpus, task.eval_rows, task.vocab, task.speakers, False)
-        stats = predictors.LatentStats.of(train_u)
         budget = presets.predictor_budget(args.preset, seed)
-        horizon = max(u.z.shape[1] for u in eval_u) if args.horizon_s <= 0 else max(
-            1, round(args.horizon_s * model.cfg.latent_rate))
-        pred, _ = predictors.train_ar_predictor(train_u, stats, budget, progress=False, device="cpu",
-                                                n_phones=len(task.vocab), n_speakers=len(task.speakers))
+        studies = ar_text_studies(run.model.eval(), corpus, task, budget, seed, (0.0, args.temperature), args.horizon_s)
         control = training.train_or_load(presets.decoder_finetune(cfg), init=run, progress=False)
         res = {}
-        for temp in (0.0, args.temperature):
-            z_hat = predictors.predict_ahead(pred, eval_u, stats, horizon, temp, torch.Generator().manual_seed(seed))
-            st = predictors.PredictionStudy(train_u, eval_u, stats, pred, [], z_hat,
-                                            predictors.normalised_mse(z_hat, eval_u, stats))
+        for temp, st in studies.items():
             sigma, rho = decode_paths.residual_std(st), decode_paths.residual_corr(st)
             calibrated = training.train_or_load(
                 presets.decoder_finetune(cfg, tuple(map(float, sigma)), tuple(map(float, rho))), init=run,
@@ -91,7 +80,7 @@ def main(argv=None) -> dict:
             mode = "greedy" if temp == 0 else f"T={temp:g}"
             res[mode] = {"nmse": st.nmse, "gap_mel": gap, "closed_mel": closed, "closed_stoi": closed_stoi,
                          "oracle_cost": cost, "table": {f"{k[0]} · {k[1]}": v for k, v in t.items()}}
-            print(f"seed {seed} · AR + text, {mode}, {horizon} slots at a time · nMSE {st.nmse:.3f}")
+            print(f"seed {seed} · AR + text, {mode}, {args.horizon_s:g} s at a time · nMSE {st.nmse:.3f}")
             for (name, row), v in t.items():
                 print(f"  {name:10s} {row:12s} mel {v['mel_dist']:.3f}  STOI {v['stoi']:.3f}")
             print(f"  gap {gap:.3f} mel · closed {closed:.0%} (STOI {closed_stoi:.0%}) · oracle cost {cost:+.3f} "

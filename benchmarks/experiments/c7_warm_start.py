@@ -55,22 +55,16 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import budget_args, c7_verdict, parser, target_args, use_checkpoints, with_budget, with_targets  # noqa: E402
-
-
-def ar_text_study(model, corpus, task, budget, seed: int, temperature: float, horizon_s: float = 1.0):
-    """04's "AR + text" generator on ``model``'s latents (posterior means as targets), writing each
-    held-out sentence ``horizon_s`` at a time from the true past: a ``PredictionStudy`` for decode_paths."""
-    from course_lib import predictors
-
-    train_u = predictors.encode_utterances(model, corpus, task.train_rows, task.vocab, task.speakers, False)
-    eval_u = predictors.encode_utterances(model, corpus, task.eval_rows, task.vocab, task.speakers, False)
-    stats = predictors.LatentStats.of(train_u)
-    horizon = max(1, round(horizon_s * model.cfg.latent_rate))
-    z_hat = predictors.ar_generations(train_u, eval_u, stats, budget, horizon, (temperature,), seed, device="cpu",
-                                      n_phones=len(task.vocab), n_speakers=len(task.speakers))[temperature]
-    return predictors.PredictionStudy(train_u, eval_u, stats, None, [], z_hat,
-                                      predictors.normalised_mse(z_hat, eval_u, stats))
+from _common import (  # noqa: E402
+    ar_text_studies,
+    budget_args,
+    c7_verdict,
+    parser,
+    target_args,
+    use_checkpoints,
+    with_budget,
+    with_targets,
+)
 
 
 def main(argv=None) -> dict:
@@ -102,7 +96,7 @@ def main(argv=None) -> dict:
             t0 = time.time()
             run = training.train_or_load(cfg, progress=False, init=base)  # Autoencoder.load_from
             if args.head == "ar-text":
-                st = ar_text_study(run.model, corpus, task, budget, seed, args.temperature)
+                st = ar_text_studies(run.model, corpus, task, budget, seed, (args.temperature,))[args.temperature]
             else:
                 st = predictors.study(run.model, corpus, task.train_rows, task.eval_rows, task.vocab, task.speakers,
                                       budget, head=args.head, progress=False, cache_dir=run.info["dir"])
