@@ -117,3 +117,10 @@ def ar_text_studies(model, corpus, task, budget, seed: int, temperatures=(1.0,),
     return {t: predictors.PredictionStudy(train_u, eval_u, stats, None, [], z_hat,
                                           predictors.normalised_mse(z_hat, eval_u, stats))
             for t, z_hat in gens.items()}
+
+
+def gap_closed(t: dict, metric: str, ctl: str, cal: str, oracle: str, predicted: str) -> float:
+    """Share of the control decoder's D(ẑ) − D(E(x)) gap that the calibrated decoder removes (03's C5),
+    from a table keyed by (decoder, row); the same formula serves mel (lower is better) and STOI."""
+    return (t[(ctl, predicted)][metric] - t[(cal, predicted)][metric]) / (t[(ctl, predicted)][metric]
+                                                                         - t[(ctl, oracle)][metric])

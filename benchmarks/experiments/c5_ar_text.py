@@ -40,7 +40,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ar_text_studies, codec_03, parser, use_checkpoints  # noqa: E402
+from _common import ar_text_studies, codec_03, gap_closed, parser, use_checkpoints  # noqa: E402
 
 
 def main(argv=None) -> dict:
@@ -73,9 +73,8 @@ def main(argv=None) -> dict:
                 for row, clips in paths.items():
                     t[(name, row)] = metrics.score(task.refs, clips, pesq=False, speech=True)
             gap = t[("control", predicted)]["mel_dist"] - t[("control", oracle)]["mel_dist"]
-            closed = (t[("control", predicted)]["mel_dist"] - t[("calibrated", predicted)]["mel_dist"]) / gap
-            closed_stoi = ((t[("calibrated", predicted)]["stoi"] - t[("control", predicted)]["stoi"])
-                           / (t[("control", oracle)]["stoi"] - t[("control", predicted)]["stoi"]))
+            closed, closed_stoi = (gap_closed(t, m, "control", "calibrated", oracle, predicted)
+                                   for m in ("mel_dist", "stoi"))
             cost = t[("calibrated", oracle)]["mel_dist"] - t[("control", oracle)]["mel_dist"]
             mode = "greedy" if temp == 0 else f"T={temp:g}"
             res[mode] = {"nmse": st.nmse, "gap_mel": gap, "closed_mel": closed, "closed_stoi": closed_stoi,

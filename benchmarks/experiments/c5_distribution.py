@@ -61,13 +61,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import codec_03, parser, use_checkpoints  # noqa: E402
-
-
-def gap_closed(t: dict, metric: str, ctl: str, cal: str, oracle: str, predicted: str) -> float:
-    """Share of the control decoder's D(ẑ) − D(E(x)) gap that the calibrated decoder removes."""
-    return (t[(ctl, predicted)][metric] - t[(cal, predicted)][metric]) / (t[(ctl, predicted)][metric]
-                                                                         - t[(ctl, oracle)][metric])
+from _common import codec_03, gap_closed, parser, use_checkpoints  # noqa: E402
 
 
 def bootstrap_spread(refs: list, a: list, b: list, n: int, seed: int = 0) -> tuple[float, float]:
