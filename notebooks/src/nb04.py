@@ -227,7 +227,8 @@ for t, name in (("mean", "mean"), ("sample", "sampled")):
     rows[f"flow · {name} targets"] = measure(mid_label, mid, head_targets=t, head="flow")[3]
 
 # the autoregressive generator: trained on this codec's training latents, generating 1 s at a time
-train_u = predictors.encode_utterances(mid_run.model, corpus, train_rows, vocab, speakers, progress=False)
+train_u = mid_study.train or predictors.encode_utterances(  # kept by a fresh study, not by a loaded one
+    mid_run.model, corpus, train_rows, vocab, speakers, progress=False)
 eval_u, stats = mid_study.eval, predictors.LatentStats.of(train_u)
 horizon = max(1, round(1.0 * mid.model.latent_rate))
 lengths, spans = [u.length for u in eval_u], [u.spans for u in eval_u]
