@@ -11,6 +11,8 @@ where it was paid:
 - the **latent norm distribution** (``norm_distribution``): the tails a generator has to reach;
 - **posterior sample vs mean** (``sample_vs_mean_delta``): how much the decoded audio moves when the
   decoder gets a sample of q(z|x) instead of its mean;
+- **what the decoder does with each channel** (``channel_costs``, ``channel_curve``): the sound lost
+  when a channel is muted, and the share of the predicted-latent gap its prediction errors cost;
 - **who carries the debt** (``debt_report``): the channel and the place whose share of the KL (or of
   the predicted-latent residual) is largest relative to their share of the frames.
 
@@ -35,7 +37,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from course_lib import metrics
+from course_lib import decode_paths, metrics
 from course_lib.data import regime_masks
 
 REGIMES = ("silence", "transient", "steady")
@@ -353,6 +355,103 @@ def sample_vs_mean_delta(model, clips: list[torch.Tensor], n_samples: int = 4, s
     finally:
         model.train(was_training)
     return pd.DataFrame(out_rows)
+
+
+# --- channel by channel: mute, repair ------------------------------------------------------------
+# The channel table says how a channel is *distributed*; these say what the decoder *does* with it.
+# Muting a channel (holding it at its training mean, the value that says nothing about this clip)
+# measures what the sound loses without it; repairing a channel of a prediction (taking it from
+# E(x)) measures how much of the predicted-latent gap that channel's errors cost.  Both decode and
+# score with ``metrics.mel_distance``, so they add up against the decode-path table's numbers.
+
+def replace_channels(z: torch.Tensor, channels, source: torch.Tensor) -> torch.Tensor:
+    """A copy of ``z`` (width, slots) whose listed ``channels`` come from ``source``: a latent of the
+    same shape (repair: a prediction's channel taken from the truth) or one value per channel,
+    (width,) or (width, 1) (mute: a channel held at a constant, e.g. its training mean)."""
+    width = z.shape[0]
+    idx = [int(c) for c in channels]
+    bad = [c for c in idx if not 0 <= c < width]
+    if bad:
+        raise ValueError(f"channels {bad} are outside 0..{width - 1} (the latent has {width} channels)")
+    src = source.to(device=z.device, dtype=z.dtype)
+    if src.shape == z.shape:
+        pass
+    elif src.numel() == width:
+        src = src.reshape(width, 1).expand_as(z)
+    else:
+        raise ValueError(f"source has shape {tuple(source.shape)}: give a latent of shape {tuple(z.shape)} "
+                         f"or one value per channel ({width},)")
+    out = z.clone()
+    if idx:
+        out[idx] = src[idx]
+    return out
+
+
+@torch.no_grad()
+def channel_swap_scores(model, base: list[torch.Tensor], source, channel_sets, refs: list[torch.Tensor],
+                        lengths: list[int], spans: list[torch.Tensor] | None = None) -> np.ndarray:
+    """For each set in ``channel_sets``: take those channels of every ``base`` latent from ``source``
+    (one latent per clip, or one value per channel for all clips; see ``replace_channels``), decode,
+    and return the mean mel distance to ``refs`` (lower is better).  An empty set scores ``base``."""
+    if len(base) != len(refs) or len(lengths) != len(refs):
+        raise ValueError(f"{len(base)} latents, {len(lengths)} lengths and {len(refs)} references: "
+                         "one of each per clip")
+    per_clip = isinstance(source, (list, tuple))
+    if per_clip and len(source) != len(base):
+        raise ValueError(f"source has {len(source)} latents for {len(base)} clips")
+    sr = model.cfg.sample_rate
+    scores = []
+    for chans in channel_sets:
+        zs = [replace_channels(z, chans, source[i] if per_clip else source) for i, z in enumerate(base)]
+        out = decode_paths.decode_latents(model, zs, lengths, spans)
+        scores.append(float(np.mean([metrics.mel_distance(e.cpu(), r, sr) for e, r in zip(out, refs)])))
+    return np.array(scores)
+
+
+def channel_costs(model, z: list[torch.Tensor], z_hat: list[torch.Tensor], refs: list[torch.Tensor],
+                  lengths: list[int], spans: list[torch.Tensor] | None = None,
+                  fill: torch.Tensor | None = None) -> pd.DataFrame:
+    """One row per channel: what the decoder loses without it, and what its prediction errors cost.
+
+    - ``mute_cost``: mel distance of D(E(x) with this channel held at ``fill``) minus that of D(E(x))
+      (``fill``: one value per channel, by default the mean of ``z`` over every clip and slot);
+    - ``repair_gain``: mel distance of D(ẑ) minus that of D(ẑ with this channel taken from E(x)):
+      the part of the predicted-latent gap this channel's errors cost, alone.
+    Single-channel effects need not add up: channels that carry the same thing cover for each other
+    when one is muted, so the sum of ``mute_cost`` can be far below muting them all at once.
+    """
+    width = z[0].shape[0]
+    fill = torch.cat(z, dim=1).mean(dim=1) if fill is None else fill
+    singles = [[c] for c in range(width)]
+    oracle, predicted = channel_swap_scores(model, z, fill, [[]], refs, lengths, spans)[0], \
+        channel_swap_scores(model, z_hat, z, [[]], refs, lengths, spans)[0]
+    mute = channel_swap_scores(model, z, fill, singles, refs, lengths, spans) - oracle
+    repair = predicted - channel_swap_scores(model, z_hat, z, singles, refs, lengths, spans)
+    return pd.DataFrame({"mute_cost": mute, "repair_gain": repair}, index=pd.RangeIndex(width, name="channel")
+                        ).assign(oracle_mel=oracle, predicted_mel=predicted)
+
+
+def channel_curve(model, z: list[torch.Tensor], z_hat: list[torch.Tensor], refs: list[torch.Tensor],
+                  lengths: list[int], order, ks=(1, 2, 4, 8, 16, 32), spans: list[torch.Tensor] | None = None,
+                  fill: torch.Tensor | None = None) -> pd.DataFrame:
+    """Channels taken k at a time, in ``order`` (e.g. by decreasing training std, fixed before any
+    decode is scored): for each k the mel cost of muting the first k (``mute_first``) and the last k
+    (``mute_last``) of ``order``, and the gap repaired by taking the first k of ẑ from E(x)
+    (``repair_first``), beside the whole gap (``gap``) and the cost of muting every channel."""
+    order = [int(c) for c in order]
+    width = z[0].shape[0]
+    if sorted(order) != list(range(width)):
+        raise ValueError(f"order must list every channel 0..{width - 1} once")
+    fill = torch.cat(z, dim=1).mean(dim=1) if fill is None else fill
+    ks = [k for k in ks if 0 < k <= width]
+    oracle = channel_swap_scores(model, z, fill, [[]], refs, lengths, spans)[0]
+    predicted = channel_swap_scores(model, z_hat, z, [[]], refs, lengths, spans)[0]
+    first = channel_swap_scores(model, z, fill, [order[:k] for k in ks], refs, lengths, spans) - oracle
+    last = channel_swap_scores(model, z, fill, [order[-k:] for k in ks], refs, lengths, spans) - oracle
+    repaired = predicted - channel_swap_scores(model, z_hat, z, [order[:k] for k in ks], refs, lengths, spans)
+    everything = channel_swap_scores(model, z, fill, [order], refs, lengths, spans)[0] - oracle
+    return pd.DataFrame({"mute_first": first, "mute_last": last, "repair_first": repaired},
+                        index=pd.Index(ks, name="k")).assign(gap=predicted - oracle, mute_all=everything)
 
 
 # --- where is the debt? -------------------------------------------------------------------------

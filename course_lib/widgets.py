@@ -6,8 +6,9 @@ labelled table, the course's standard A/B listening layout.
 
 Two interactive players build on the same HTML: ``latent_noise_slider`` (add seeded Gaussian noise,
 in per-channel std units, to one decode path's latent -- all channels or one -- and listen to the
-decoder's tolerance) and ``ab_player`` (flip between decode-path rows of one clip).  Both are
-ipywidgets that render headless, so tests drive them by setting control values.
+decoder's tolerance), ``channel_mixer`` (mute or solo latent channels: hear what they carry) and
+``ab_player`` (flip between decode-path rows of one clip).  All are ipywidgets that render headless,
+so tests drive them by setting control values.
 """
 
 from __future__ import annotations
@@ -233,6 +234,107 @@ def latent_noise_slider(decode, paths: dict[str, torch.Tensor], std: torch.Tenso
     """Build a ``LatentNoiseSlider`` (displays itself as the cell's last expression; its ipywidgets
     container is ``.widget``).  ``paths``: decode-path name -> latent (width, slots) of one clip."""
     return LatentNoiseSlider(decode, paths, std, sample_rate, title, max_scale, seed)
+
+
+MIX_MODES = ("mute", "solo")
+
+
+def mix_channels(z: torch.Tensor, channels, mode: str = "mute", fill: torch.Tensor | None = None) -> torch.Tensor:
+    """z (width, slots) with channels held at ``fill`` (one value per channel): the listed ones
+    (``mode="mute"``: what is left without them) or every other one (``"solo"``: what they carry
+    alone).  ``fill`` defaults to each channel's mean over the slots of ``z``; pass the training
+    latents' mean (``predictors.LatentStats.mean``) to hold a channel at the value that says nothing
+    about any clip.  Solo with no channel holds every channel: the decoder's "nothing" sound."""
+    from course_lib.dashboard import replace_channels
+
+    if mode not in MIX_MODES:
+        raise ValueError(f"mode {mode!r}: use one of {MIX_MODES}")
+    fill = z.float().mean(dim=-1) if fill is None else fill
+    chosen = {int(c) for c in channels}
+    held = chosen if mode == "mute" else set(range(z.shape[0])) - chosen
+    return replace_channels(z, sorted(held), fill)
+
+
+@torch.no_grad()
+def render_channel_mix(decode, z: torch.Tensor, channels, mode: str = "mute",
+                       fill: torch.Tensor | None = None) -> torch.Tensor:
+    """Audio (channels, samples) of ``decode(mix_channels(z, ...))``: what the channel mixer plays.
+    Mute with no channel is ``decode(z)`` exactly."""
+    return decode(mix_channels(z, channels, mode, fill))
+
+
+class ChannelMixer(_Shown):
+    """Mute or solo latent channels and hear what the decoder makes of the rest.
+
+    Controls: ``.channels`` (SelectMultiple of channel indices, listed in ``order``; shift/ctrl-click
+    for several),
+    ``.mode`` (ToggleButtons "mute" / "solo"), ``.path`` (ToggleButtons over the decode paths'
+    latents).  A held channel sits at ``fill``.  Any change renders with ``render_channel_mix`` into
+    ``.view``; ``.last_audio`` and ``.html`` hold what is shown.
+    """
+
+    def __init__(self, decode, paths: dict[str, torch.Tensor], fill: torch.Tensor | None = None,
+                 channels=(), mode: str = "mute", sample_rate: int = SAMPLE_RATE, title: str = "",
+                 labels: dict[int, str] | None = None, order=None):
+        import ipywidgets as w
+
+        if not paths:
+            raise ValueError("paths is empty: give at least one name -> latent (width, slots)")
+        if mode not in MIX_MODES:
+            raise ValueError(f"mode {mode!r}: use one of {MIX_MODES}")
+        self.decode, self.paths, self.sample_rate = decode, dict(paths), sample_rate
+        first = next(iter(self.paths.values()))
+        width = first.shape[0]
+        # One fill for every path (the first path's mean, normally the oracle's), as the slider keeps
+        # one noise unit: a muted channel then sits at the same value whichever path is playing.
+        self.fill = first.float().mean(dim=-1) if fill is None else fill
+        labels = labels or {}
+        order = list(range(width)) if order is None else [int(c) for c in order]
+        if sorted(order) != list(range(width)):
+            raise ValueError(f"order must list every channel 0..{width - 1} once")
+        options = [(labels.get(c, str(c)), c) for c in order]
+        bad = [c for c in channels if not 0 <= int(c) < width]
+        if bad:
+            raise ValueError(f"channels {bad} are outside 0..{width - 1}")
+        self.channels = w.SelectMultiple(options=options, value=tuple(int(c) for c in channels), rows=8,
+                                         description="channels")
+        self.mode = w.ToggleButtons(options=list(MIX_MODES), value=mode, description="mode")
+        self.path = w.ToggleButtons(options=list(self.paths), description="path")
+        self.view = w.HTML()
+        head = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        self.widget = w.VBox(head + [self.path, w.HBox([self.channels, self.mode]), self.view])
+        for control in (self.channels, self.mode, self.path):
+            control.observe(self.update, names="value")
+        self.last_audio: torch.Tensor | None = None
+        self.update()
+
+    def render(self) -> torch.Tensor:
+        """The audio for the current control values (does not touch the display)."""
+        return render_channel_mix(self.decode, self.paths[self.path.value], self.channels.value,
+                                  self.mode.value, self.fill)
+
+    def update(self, change=None) -> torch.Tensor:
+        """Render and show; returns the audio.  Called by the controls, callable by hand."""
+        self.last_audio = self.render()
+        chosen = ", ".join(str(c) for c in self.channels.value) or "none"
+        what = (f"channels {chosen} muted" if self.mode.value == "mute"
+                else f"only channels {chosen} (the rest held)")
+        self.view.value = clip_html(self.last_audio, self.sample_rate, f"{self.path.value} · {what}")
+        return self.last_audio
+
+    @property
+    def html(self) -> str:
+        return self.view.value
+
+
+def channel_mixer(decode, paths: dict[str, torch.Tensor], fill: torch.Tensor | None = None, channels=(),
+                  mode: str = "mute", sample_rate: int = SAMPLE_RATE, title: str = "",
+                  labels: dict[int, str] | None = None, order=None) -> ChannelMixer:
+    """Build a ``ChannelMixer`` (displays itself as the cell's last expression).  ``paths``: decode-path
+    name -> latent (width, slots) of one clip; ``channels``: those selected at the start; ``labels``:
+    optional text per channel index for the list (e.g. its mute cost); ``order``: the list's order
+    (e.g. widest channel first; default by index)."""
+    return ChannelMixer(decode, paths, fill, channels, mode, sample_rate, title, labels, order)
 
 
 class ABPlayer(_Shown):

@@ -1,6 +1,7 @@
 """A real browser drives the workshop app: headless Chromium (Debian's package, with its
 chromedriver) opens the Voilà app of notebook 03, moves the latent-noise slider and checks that the
-audio player's source and the spectrogram change.  Screenshots go to build/browser/.
+audio player's source and the spectrogram change, switches the A/B player's row, and turns the
+channel mixer to solo.  Screenshots go to build/browser/.
 
 Runs after the smoke notebooks (``make browser``, part of ``make test``): the app then loads notebook
 03's smoke codec from the checkpoint cache instead of training it.
@@ -97,8 +98,8 @@ def test_the_noise_slider_changes_the_sound_and_the_spectrogram(app_url, browser
     SHOTS.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     browser.get(app_url)
-    # the app executes in its kernel, then the widgets render: two players (slider, A/B)
-    _wait(lambda: len(browser.find_elements(By.CSS_SELECTOR, "audio")) >= 2, 120, "the app's audio players")
+    # the app executes in its kernel, then the widgets render: three players (slider, A/B, mixer)
+    _wait(lambda: len(browser.find_elements(By.CSS_SELECTOR, "audio")) >= 3, 120, "the app's audio players")
     loaded = time.time() - t0
     browser.save_screenshot(str(SHOTS / "slider-before.png"))
 
@@ -134,9 +135,26 @@ def test_the_noise_slider_changes_the_sound_and_the_spectrogram(app_url, browser
     assert label and "+ 0.00σ" not in label, label
     # the A/B player: choosing another row swaps its player too
     ab0 = ab_audio()
-    row = [b for b in browser.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "D(ẑ)"][-1]
+    # (the A/B player's row buttons are the ones beside "reference x": the slider and the mixer
+    # have a "D(ẑ)" button too)
+    row = browser.find_element(By.XPATH, "//div[contains(@class, 'widget-toggle-buttons')]"
+                                         "[.//button[normalize-space()='reference x']]"
+                                         "//button[normalize-space()='D(ẑ)']")
     row.click()
     _wait(lambda: ab_audio() not in ("", ab0), 15, "the A/B player to switch rows")
     browser.save_screenshot(str(SHOTS / "ab-player.png"))
+    # the channel mixer (third player): "solo" keeps only the selected channels, and the sound changes
+    def mixer_audio():
+        return browser.execute_script("const a = document.querySelectorAll('audio');"
+                                      "return a.length > 2 ? a[2].src : '';")
+
+    mix0 = mixer_audio()
+    assert mix0.startswith("data:audio/wav;base64,"), "the channel mixer shows no player"
+    [b for b in browser.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "solo"][0].click()
+    _wait(lambda: mixer_audio() not in ("", mix0), 15, "the channel mixer to render solo")
+    solo = browser.execute_script("return [...document.querySelectorAll('b')].map(e => e.textContent)"
+                                  ".find(t => t.includes('only channels')) || '';")
+    assert solo, "the mixer's label does not say which channels play alone"
+    browser.save_screenshot(str(SHOTS / "channel-mixer.png"))
     (SHOTS / "timings.txt").write_text(f"app loaded in {loaded:.1f} s; slider answered in {answer:.2f} s\n")
     assert answer < 10, f"the slider took {answer:.1f} s to answer"

@@ -241,3 +241,64 @@ def test_other_bottleneck_kinds():
     assert dashboard.collect(drop, [x]).kl is None
     assert dashboard.sample_vs_mean_delta(drop, [x], n_samples=2)["mel_delta"].iloc[0] > 0
     assert dashboard.sample_vs_mean_delta(_model("tanh"), [x])["mel_delta"].iloc[0] == 0
+
+
+# --- channel by channel -----------------------------------------------------------------------------
+
+def test_replace_channels_from_a_latent_or_per_channel_values():
+    z = torch.arange(12.0).reshape(3, 4)
+    other = -torch.ones(3, 4)
+    out = dashboard.replace_channels(z, [1], other)
+    assert torch.equal(out[1], other[1]) and torch.equal(out[[0, 2]], z[[0, 2]])
+    assert torch.equal(z[1], torch.arange(4.0, 8.0))  # z itself is left alone
+    held = dashboard.replace_channels(z, [0, 2], torch.tensor([7.0, 8.0, 9.0]))
+    assert held[0].tolist() == [7.0] * 4 and held[2].tolist() == [9.0] * 4 and torch.equal(held[1], z[1])
+    assert torch.equal(dashboard.replace_channels(z, [], other), z)
+    with pytest.raises(ValueError, match="outside 0..2"):
+        dashboard.replace_channels(z, [3], other)
+    with pytest.raises(ValueError, match="one value per channel"):
+        dashboard.replace_channels(z, [0], torch.zeros(5))
+
+
+def _channel_setup():
+    model = _model("plain")
+    model.eval()
+    clips = [_clip(0), _clip(1)]
+    with torch.no_grad():
+        z = [model.encode(x[None]).mean[0] for x in clips]
+    return model, clips, z, [SR, SR]
+
+
+def test_channel_costs_find_the_channel_a_prediction_got_wrong():
+    model, clips, z, lengths = _channel_setup()
+    g = torch.Generator().manual_seed(0)
+    # a "prediction" that is exact but for channel 5, which is noise, and channel 9 of the truth is
+    # constant at its fill value, so muting it changes nothing
+    z[0][9], z[1][9] = 0.25, 0.25
+    z_hat = [u.clone() for u in z]
+    for u in z_hat:
+        u[5] = torch.randn(u.shape[1], generator=g) * 3
+    fill = torch.cat(z, dim=1).mean(dim=1)
+    t = dashboard.channel_costs(model, z, z_hat, clips, lengths, fill=fill)
+    assert list(t.index) == list(range(64)) and t["repair_gain"].idxmax() == 5
+    assert t["repair_gain"].drop(5).abs().max() == 0  # those channels of ẑ already were the truth
+    assert t.loc[5, "repair_gain"] == pytest.approx(t["predicted_mel"].iloc[0] - t["oracle_mel"].iloc[0])
+    assert t.loc[9, "mute_cost"] == 0 and (t["mute_cost"].abs() > 0).sum() > 32
+    oracle = dashboard.channel_swap_scores(model, z, fill, [[]], clips, lengths)[0]
+    assert t["oracle_mel"].iloc[0] == oracle
+    with pytest.raises(ValueError, match="one of each per clip"):
+        dashboard.channel_swap_scores(model, z, fill, [[]], clips[:1], lengths)
+
+
+def test_channel_curve_ends_at_the_whole_gap_and_checks_its_order():
+    model, clips, z, lengths = _channel_setup()
+    g = torch.Generator().manual_seed(1)
+    z_hat = [u + 0.5 * torch.randn(u.shape, generator=g) for u in z]
+    order = list(range(63, -1, -1))
+    c = dashboard.channel_curve(model, z, z_hat, clips, lengths, order, ks=(1, 8, 64, 100))
+    assert list(c.index) == [1, 8, 64]  # a k over the width is dropped
+    assert c.loc[64, "repair_first"] == pytest.approx(c.loc[64, "gap"])  # every channel repaired: the oracle
+    assert c.loc[64, "mute_first"] == c.loc[64, "mute_last"] == c.loc[64, "mute_all"]
+    assert c["gap"].iloc[0] > 0
+    with pytest.raises(ValueError, match="every channel"):
+        dashboard.channel_curve(model, z, z_hat, clips, lengths, order[:-1])

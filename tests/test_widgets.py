@@ -104,3 +104,43 @@ def test_ab_player_switches_its_clip():
     ab.choice.value = "D(E(x))"
     assert ab.html == first
     assert sum(c.value.count("<audio") for c in ab.children if hasattr(c, "value") and isinstance(c.value, str)) == 3
+
+
+def test_mix_channels_mutes_or_solos_at_the_fill_value():
+    z = _latent()
+    fill = torch.arange(WIDTH, dtype=torch.float32)
+    muted = widgets.mix_channels(z, [2, 5], "mute", fill)
+    assert muted[2].tolist() == [2.0] * SLOTS and muted[5].tolist() == [5.0] * SLOTS
+    assert torch.equal(muted[[0, 1, 3, 4, 6, 7]], z[[0, 1, 3, 4, 6, 7]])
+    solo = widgets.mix_channels(z, [2], "solo", fill)
+    assert torch.equal(solo[2], z[2]) and all(solo[c].tolist() == [float(c)] * SLOTS for c in range(WIDTH) if c != 2)
+    assert torch.equal(widgets.mix_channels(z, [], "mute"), z)
+    by_default = widgets.mix_channels(z, [0], "mute")  # the channel's own mean over the slots
+    assert torch.allclose(by_default[0], z[0].mean().expand(SLOTS))
+    with pytest.raises(ValueError, match="mode"):
+        widgets.mix_channels(z, [0], "cut")
+    assert torch.equal(widgets.render_channel_mix(_identity_decode, z, [], "mute"), _identity_decode(z))
+
+
+def test_channel_mixer_follows_its_controls():
+    paths = {"D(E(x))": _latent(0), "D(ẑ)": _latent(1)}
+    fill = torch.zeros(WIDTH)
+    ui = widgets.channel_mixer(_identity_decode, paths, fill=fill, channels=[3], title="mixer",
+                               labels={3: "3 (the loudest)"}, order=[3] + [c for c in range(WIDTH) if c != 3])
+    assert "<audio" in ui.html and "<img" in ui.html and "channels 3 muted" in ui.html
+    out = ui.last_audio.reshape(WIDTH, SLOTS)
+    assert out[3].abs().max() == 0 and torch.equal(out[4], paths["D(E(x))"][4])
+    assert ui.channels.options[0] == ("3 (the loudest)", 3) and ui.channels.options[1] == ("0", 0)
+    ui.mode.value = "solo"
+    out = ui.last_audio.reshape(WIDTH, SLOTS)
+    assert torch.equal(out[3], paths["D(E(x))"][3]) and out[[0, 1, 2, 4, 5, 6, 7]].abs().max() == 0
+    assert "only channels 3" in ui.html
+    ui.path.value = "D(ẑ)"
+    assert torch.equal(ui.last_audio.reshape(WIDTH, SLOTS)[3], paths["D(ẑ)"][3])
+    ui.mode.value, ui.channels.value = "mute", ()
+    assert torch.equal(ui.last_audio, _identity_decode(paths["D(ẑ)"])) and "channels none muted" in ui.html
+    assert torch.equal(ui.render(), ui.last_audio)
+    with pytest.raises(ValueError, match="outside"):
+        widgets.channel_mixer(_identity_decode, paths, channels=[WIDTH])
+    with pytest.raises(ValueError, match="every channel"):
+        widgets.channel_mixer(_identity_decode, paths, order=[0, 1])

@@ -21,16 +21,18 @@ def code(text, tags=None):
     CELLS.append(cell)
 
 
-def write(path):
+def write(path, shared=True):
     """Write the cells as an output-free notebook for the course kernel, with fixed cell ids so a
-    regenerated notebook diffs only where its source changed."""
+    regenerated notebook diffs only where its source changed.  ``shared``: add the lessons' shared
+    cells (Colab install, exercise); a workshop app has no parameters cell and takes none."""
     nb = nbf.v4.new_notebook()
     for i, cell in enumerate(CELLS):
         cell.id = f"c{i:02d}"
     nb.cells = CELLS
-    import shared_cells  # the Colab install cell and the exercise (see shared_cells.py)
+    if shared:
+        import shared_cells  # the Colab install cell and the exercise (see shared_cells.py)
 
-    shared_cells.apply(nb, Path(path).name[:2])
+        shared_cells.apply(nb, Path(path).name[:2])
     nb.metadata["kernelspec"] = {"name": "course", "display_name": "Train the Interface (course)", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     nbf.write(nb, path)

@@ -1,5 +1,5 @@
-"""The workshop app of notebook 03: the latent-noise slider and the decode-path A/B player, served
-with Voilà (``make workshop``).  It loads notebook 03's plain codec and its predictions from the
+"""The workshop app of notebook 03: the latent-noise slider, the decode-path A/B player and the channel
+mixer, served with Voilà (``make workshop``).  It loads notebook 03's plain codec and its predictions from the
 checkpoint cache (run notebook 03 first, or ``make course``), so a slider answers in well under a
 second; on an empty cache it trains them first (the preset's budget)."""
 import sys
@@ -14,7 +14,8 @@ md(r"""
 Move the slider: noise is added to the latent of one held-out sentence, in units of the probe
 predictor's measured error per channel (1.0 = errors the size the predictor makes), and the decoder
 renders it. Switch the path to hear the predicted latent `ẑ` instead of the encoder's `E(x)`; pick a
-channel to hear what one latent channel carries. Below, the same sentence through every decode path.
+channel to hear what one latent channel carries. Below, the same sentence through every decode path,
+and a mixer that mutes latent channels (or keeps only them: solo), the widest four muted to start.
 """)
 code('''
 import os
@@ -32,6 +33,7 @@ run = training.train_or_load(cfg, probe=probe, progress=False)
 study = predictors.study(run.model, corpus, task.train_rows, task.eval_rows, task.vocab, task.speakers,
                          presets.predictor_budget(preset, seed), progress=False, cache_dir=run.info["dir"])
 sigma = decode_paths.residual_std(study)
+by_spread = study.stats.std.flatten().argsort(descending=True).tolist()  # widest channel first
 ''')
 code('''
 i = 0
@@ -45,5 +47,12 @@ paths = decode_paths.all_paths(run.model, study, task.refs, noise_std=sigma, see
 widgets.ab_player({name: clips[i] for name, clips in {"reference x": task.refs, **paths}.items()},
                   title="the decode paths, A/B")
 ''')
+code('''
+widgets.channel_mixer(widgets.autoencoder_decoder(run.model, u.length, u.spans),
+                      {"D(E(x))": u.z, "D(ẑ)": study.z_hat[i]}, fill=study.stats.mean, channels=by_spread[:4],
+                      title="mute or solo latent channels (a muted channel sits at its training mean)",
+                      labels={c: f"{c}  (spread rank {r + 1})" for r, c in enumerate(by_spread)},
+                      order=by_spread)
+''')
 
-write("workshops/03_slider_app.ipynb")
+write("workshops/03_slider_app.ipynb", shared=False)
