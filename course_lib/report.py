@@ -13,8 +13,9 @@ What it does, in the order of the essay's checklist:
 3. trains a probe predictor on its latents -- the conditional TTS predictor of notebooks 01-04 when
    the audio has phone timings (a course corpus), else the AR next-latent predictor;
 4. writes the card: the five decode-path rows and the predicted-latent gap (notebook 03), the
-   latent dashboard by place (04), the ledger's probes where labels exist (05-07), audio of every
-   path, and how long each part took.
+   latent dashboard by place (04) and channel by channel (which channels carry the sound, and how
+   much of the gap their prediction errors cost: 03 section 4), the ledger's probes where labels
+   exist (05-07), audio of every path, and how long each part took.
 
 Bad input: a file that cannot be used gets one line (``skipped <file>: <why>``) and is left out;
 ``--strict`` stops instead.  No usable audio, an unreadable checkpoint or a missing folder is one
@@ -86,6 +87,7 @@ class Card:
     figures: dict[str, bytes] = field(default_factory=dict)  # name -> PNG
     clips: dict[str, torch.Tensor] = field(default_factory=dict)  # path name -> audio of the first evaluation clip
     fitted: Fitted | None = None  # the trained parts, for a notebook to go on with (not written to disk)
+    channel_curve: pd.DataFrame | None = None  # dashboard.channel_curve, channels taken widest first
 
     def to_json(self) -> dict:
         return {
@@ -93,6 +95,7 @@ class Card:
             "decode_paths": _records(self.table), "places": {k: _records(v) for k, v in self.places.items()},
             "debt": {k: v for k, v in self.debt.items() if not isinstance(v, np.ndarray)},
             "ledger": None if self.ledger is None else self.ledger.to_dict("records"),
+            "channel_curve": None if self.channel_curve is None else _records(self.channel_curve),
             "timings_s": self.timings, "findings": self.findings, "notes": self.notes,
         }
 
@@ -114,6 +117,10 @@ class Card:
             out += [f"**by {by}**", "", _md_table(tab.round(4)), ""]
         out += ["**channels carrying the most debt**", "", _md_table(self.channels.round(4)), "",
                 _md_image("dashboard", self.figures.get("dashboard")), ""]
+        if self.channel_curve is not None:
+            out += ["**channels k at a time**, widest training spread first: the mel cost of muting the k "
+                    "widest (or narrowest) channels of E(x), and the part of the gap that comes back when the "
+                    "k widest channels of ẑ are taken from E(x)", "", _md_table(self.channel_curve.round(4)), ""]
         out += ["## 3 · Probes (the ledger)", ""]
         out += [_md_table(self.ledger.round(3)) if self.ledger is not None else
                 "No labels to probe: the folder has no speakers, transcripts or conditions."]
@@ -134,6 +141,10 @@ class Card:
         places = "".join(f"<h4>by {esc(by)}</h4>{tab.round(4).to_html()}" for by, tab in self.places.items())
         ledger = (self.ledger.round(3).to_html(index=False) if self.ledger is not None else
                   "<p>No labels to probe: the folder has no speakers, transcripts or conditions.</p>")
+        curve = ("" if self.channel_curve is None else
+                 "<h4>channels k at a time, widest training spread first</h4><p>The mel cost of muting the k "
+                 "widest (or narrowest) channels of E(x), and the part of the gap that comes back when the k "
+                 f"widest channels of ẑ are taken from E(x).</p>{self.channel_curve.round(4).to_html()}")
         skipped = ("<h2>Skipped files</h2><ul>" + "".join(f"<li>{esc(p)}</li>" for p in self.problems) + "</ul>"
                    if self.problems else "")
         style = ("body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
@@ -155,6 +166,7 @@ distance minus the oracle's; positive is worse).</p>
 <h2>2 · The latent dashboard, by place</h2><p>Who carries the debt: {esc(self.debt.get('summary', ''))}</p>
 {places}<h4>channels carrying the most debt</h4>{self.channels.round(4).to_html()}
 {_html_image(self.figures.get('dashboard'))}
+{curve}
 <h2>3 · Probes (the ledger)</h2>{ledger}
 <h2>4 · Timings</h2>{pd.DataFrame({'seconds': self.timings}).round(1).to_html()}
 {_html_image(self.figures.get('training'))}
@@ -362,6 +374,11 @@ def build(audio_dir: str | Path, preset: str = "auto", checkpoint: str | Path | 
     chan = dashboard.channel_table(s)
     sort_col = "kl_share" if "kl_share" in chan.columns else chan.columns[-1]
     chan = chan.sort_values(sort_col, ascending=False).head(8)
+    # channel by channel (03 section 4): widest training spread first, an order fixed before scoring
+    by_spread = torch.argsort(study.stats.std.flatten(), descending=True).tolist()
+    curve = dashboard.channel_curve(model, [u.z for u in study.eval], study.z_hat, refs,
+                                    [u.length for u in study.eval], by_spread, spans=[u.spans for u in study.eval],
+                                    fill=study.stats.mean)
     timings["dashboard"] = time.time() - t
 
     # the ledger, where labels exist
@@ -387,7 +404,7 @@ def build(audio_dir: str | Path, preset: str = "auto", checkpoint: str | Path | 
     if history:
         figures["training"] = _png(plots.training_curve(history).figure)
 
-    findings, notes = _findings(table, probe_scores, debt, study.nmse)
+    findings, notes = _findings(table, probe_scores, debt, study.nmse, curve)
     timings["total"] = time.time() - t_all
     params = sum(p.numel() for p in model.parameters())
     interface = (f"{model.cfg.latent_rate:g} Hz × {model.cfg.width} ({model.cfg.topology}, {model.cfg.bottleneck}), "
@@ -397,7 +414,7 @@ def build(audio_dir: str | Path, preset: str = "auto", checkpoint: str | Path | 
     source = scan.summary() + f"; {len(rows)} clips used, {len(eval_idx)} scored"
     fitted = Fitted(model, run, codec, bank, corpus, refs, eval_rows)
     return Card(source, problems, model_info, described, table, places, chan, debt, ledger_table, timings,
-                findings, notes, figures, first, fitted)
+                findings, notes, figures, first, fitted, curve)
 
 
 def _is_course(audio_dir, layout: str) -> bool:
@@ -446,7 +463,8 @@ def _ledger(model, layout, root, rows, clips, budget, seed, progress):
     return judged.drop(columns=["note"]), scores
 
 
-def _findings(table: pd.DataFrame, probe_scores: dict, debt: dict, nmse: float) -> tuple[dict, list[str]]:
+def _findings(table: pd.DataFrame, probe_scores: dict, debt: dict, nmse: float,
+              curve: pd.DataFrame | None = None) -> tuple[dict, list[str]]:
     """The card's headline numbers, and sentences that read them (the same readings as 03-07)."""
     o, p = table.loc[decode_paths.ORACLE, "mel_dist"], table.loc[decode_paths.PREDICTED, "mel_dist"]
     gap = float(p - o)
@@ -474,6 +492,17 @@ def _findings(table: pd.DataFrame, probe_scores: dict, debt: dict, nmse: float) 
                      f"well as the encoder's own; nothing to split.")
     if debt.get("summary"):
         notes.append(f"Debt by place (notebook 04): {debt['summary']}.")
+    if curve is not None and len(curve):
+        k = int(curve.index[curve.index <= 8].max())  # an eighth of a 64-channel latent
+        row = curve.loc[k]
+        f.update({"channels_k": k, "mute_widest_k_mel": float(row["mute_first"]),
+                  "mute_narrowest_k_mel": float(row["mute_last"]), "repair_widest_k_mel": float(row["repair_first"])})
+        note = (f"Channels (notebook 03): muting the {k} widest costs {row['mute_first']:.3f} mel, the {k} "
+                f"narrowest {row['mute_last']:.3f}")
+        if gap >= MIN_GAP:
+            note += (f"; the {k} widest channels of ẑ, taken from E(x), give back {row['repair_first'] / gap:.0%} "
+                     "of the gap")
+        notes.append(note + ".")
     for factor, score in probe_scores.items():
         if math.isnan(score):
             notes.append(f"Probe {factor}: no score (too few classes in the probe's test split).")

@@ -56,11 +56,15 @@ def test_good_folder_writes_a_complete_card(tmp_path, ckpt_root, capsys):
     assert all(np.isfinite(r["mel_dist"]) for r in card["decode_paths"])
     assert card["problems"] == []
     assert "regime" in card["places"] and card["timings_s"]["total"] > 0
+    curve = {r["k"]: r for r in card["channel_curve"]}  # channels k at a time, widest first
+    assert list(curve)[:3] == [1, 2, 4] and all(np.isfinite(r["mute_first"]) for r in curve.values())
+    assert card["findings"]["mute_widest_k_mel"] == pytest.approx(curve[card["findings"]["channels_k"]]["mute_first"])
+    assert any(n.startswith("Channels (notebook 03)") for n in card["notes"])
     assert "autoregressive" in card["predictor"]  # no phone timings in a plain folder
     html = (out / "report.html").read_text()
     assert html.count("<audio") == 6 and "data:image/png;base64," in html  # reference + five paths, figures embedded
     md = (out / "report.md").read_text()
-    assert "predicted-latent gap" in md and "data:image/png;base64," in md
+    assert "predicted-latent gap" in md and "data:image/png;base64," in md and "channels k at a time" in md
     assert "wrote" in stdout and "gap" in stdout
     # a second run on the same folder loads the encoder from the cache and gives the same table
     rc, _, _ = run_cli(capsys, "--audio", audio_dir, "--out", tmp_path / "again")

@@ -125,12 +125,15 @@ widgets.ab_player(card.clips, title="decode paths · the first evaluation clip")
 ''')
 md("""
 **The dashboard by place** (notebook 04): where the prediction debt is paid — by acoustic regime
-(silence, transients, steady sound) and by channel.
+(silence, transients, steady sound) and by channel. Below it, channels k at a time (notebook 03,
+section 4): what muting the widest (or narrowest) channels costs the oracle, and how much of the
+gap comes back when the widest channels of `ẑ` are taken from `E(x)`.
 """)
 code('''
 print(card.debt["summary"])
 display(card.places["regime"].round(3))
 display(Image(card.figures["dashboard"]))
+display(card.channel_curve.round(3))
 ''')
 md("""
 **The ledger** (notebook 05): what the latent keeps. On the corpus: phones (content), the voice,
