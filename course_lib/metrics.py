@@ -7,6 +7,7 @@
   blind to which estimate belongs to which reference.
 - ``pesq_wb``: wide-band PESQ (ITU-T P.862.2, 1.0-4.6), speech at 16 kHz only (``pesq`` package).
 - ``stoi``: short-time objective intelligibility (0-1), ``pystoi``.
+  Over many clips both run in worker processes (``speech_scores``): they are the slow ones.
 
 ``score`` runs them over lists of clips and returns the means, the table every notebook prints.
 """
@@ -17,6 +18,7 @@ import numpy as np
 import torch
 import torchaudio
 
+from course_lib import speech_scores
 from course_lib.losses import multires_stft
 
 _MEL = {}
@@ -49,20 +51,11 @@ def mrstft_distance(est: torch.Tensor, ref: torch.Tensor) -> float:
 
 def pesq_wb(est: torch.Tensor, ref: torch.Tensor, sample_rate: int = 16000) -> float:
     """Wide-band PESQ of mono speech; returns NaN when PESQ finds no utterance."""
-    from pesq import PesqError, pesq
-
-    if sample_rate != 16000:
-        raise ValueError("PESQ-wb is defined at 16 kHz")
-    try:
-        return float(pesq(16000, _mono_np(ref), _mono_np(est), "wb", on_error=PesqError.RAISE_EXCEPTION))
-    except PesqError:
-        return float("nan")
+    return speech_scores.pesq_wb_np(_mono_np(ref), _mono_np(est), sample_rate)
 
 
 def stoi(est: torch.Tensor, ref: torch.Tensor, sample_rate: int = 16000) -> float:
-    from pystoi import stoi as _stoi
-
-    return float(_stoi(_mono_np(ref), _mono_np(est), sample_rate, extended=False))
+    return speech_scores.stoi_np(_mono_np(ref), _mono_np(est), sample_rate)
 
 
 def _mono_np(x: torch.Tensor) -> np.ndarray:
@@ -77,17 +70,20 @@ def score_clips(refs: list[torch.Tensor], ests: list[torch.Tensor], sample_rate:
     """Every metric for each pair of clips (each (channels, samples)), one dict per pair.
 
     For a breakdown (by voice, by condition) without scoring the clips twice; ``score`` is their mean.
+    PESQ and STOI, the slow ones, are scored in worker processes (``speech_scores``).
     """
-    rows = []
+    rows, pairs = [], []
     for ref, est in zip(refs, ests):
         n = min(ref.shape[-1], est.shape[-1])
         ref, est = ref[..., :n], est[..., :n]
-        row = {"si_sdr": si_sdr(est, ref), "mel_dist": mel_distance(est, ref, sample_rate)}
+        rows.append({"si_sdr": si_sdr(est, ref), "mel_dist": mel_distance(est, ref, sample_rate)})
         if speech:
+            pairs.append((_mono_np(ref), _mono_np(est)))
+    if speech:
+        for row, (p, s) in zip(rows, speech_scores.speech_scores(pairs, sample_rate, pesq=pesq)):
             if pesq:
-                row["pesq_wb"] = pesq_wb(est, ref, sample_rate)
-            row["stoi"] = stoi(est, ref, sample_rate)
-        rows.append(row)
+                row["pesq_wb"] = p
+            row["stoi"] = s
     return rows
 
 
