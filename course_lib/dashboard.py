@@ -404,7 +404,9 @@ def channel_swap_scores(model, base: list[torch.Tensor], source, channel_sets, r
     for chans in channel_sets:
         zs = [replace_channels(z, chans, source[i] if per_clip else source) for i, z in enumerate(base)]
         out = decode_paths.decode_latents(model, zs, lengths, spans)
-        scores.append(float(np.mean([metrics.mel_distance(e.cpu(), r, sr) for e, r in zip(out, refs)])))
+        # trimmed to the shorter of the two, as metrics.score_clips does for the decode-path table
+        scores.append(float(np.mean([metrics.mel_distance(e.cpu()[..., : r.shape[-1]], r[..., : e.shape[-1]], sr)
+                                     for e, r in zip(out, refs)])))
     return np.array(scores)
 
 
@@ -423,8 +425,8 @@ def channel_costs(model, z: list[torch.Tensor], z_hat: list[torch.Tensor], refs:
     width = z[0].shape[0]
     fill = torch.cat(z, dim=1).mean(dim=1) if fill is None else fill
     singles = [[c] for c in range(width)]
-    oracle, predicted = channel_swap_scores(model, z, fill, [[]], refs, lengths, spans)[0], \
-        channel_swap_scores(model, z_hat, z, [[]], refs, lengths, spans)[0]
+    oracle = channel_swap_scores(model, z, fill, [[]], refs, lengths, spans)[0]
+    predicted = channel_swap_scores(model, z_hat, z, [[]], refs, lengths, spans)[0]
     mute = channel_swap_scores(model, z, fill, singles, refs, lengths, spans) - oracle
     repair = predicted - channel_swap_scores(model, z_hat, z, singles, refs, lengths, spans)
     return pd.DataFrame({"mute_cost": mute, "repair_gain": repair}, index=pd.RangeIndex(width, name="channel")

@@ -267,9 +267,8 @@ class ChannelMixer(_Shown):
     """Mute or solo latent channels and hear what the decoder makes of the rest.
 
     Controls: ``.channels`` (SelectMultiple of channel indices, listed in ``order``; shift/ctrl-click
-    for several),
-    ``.mode`` (ToggleButtons "mute" / "solo"), ``.path`` (ToggleButtons over the decode paths'
-    latents).  A held channel sits at ``fill``.  Any change renders with ``render_channel_mix`` into
+    for several), ``.mode`` (ToggleButtons "mute" / "solo"), ``.path`` (ToggleButtons over the decode
+    paths' latents).  A held channel sits at ``fill``.  Any change renders with ``render_channel_mix`` into
     ``.view``; ``.last_audio`` and ``.html`` hold what is shown.
     """
 
