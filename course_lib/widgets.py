@@ -177,7 +177,51 @@ class _Shown:
         return self.html
 
 
-class LatentNoiseSlider(_Shown):
+class _LatentPlayer(_Shown):
+    """What the slider and the mixer share: one clip's latent per decode path, a ``.path`` selector,
+    the widget's own controls beside it, and ``update`` = ``render`` then show under ``label``."""
+
+    def __init__(self, decode, paths: dict[str, torch.Tensor], sample_rate: int):
+        if not paths:
+            raise ValueError("paths is empty: give at least one name -> latent (width, slots)")
+        self.decode, self.paths, self.sample_rate = decode, dict(paths), sample_rate
+        self.last_audio: torch.Tensor | None = None
+
+    @property
+    def first(self) -> torch.Tensor:
+        """The first path's latent (normally the oracle's): the widgets' unit and fill come from it."""
+        return next(iter(self.paths.values()))
+
+    def _show(self, title: str, controls: list) -> None:
+        """Lay out title, path selector, ``controls`` and the view; any change calls ``update``."""
+        import ipywidgets as w
+
+        self.path = w.ToggleButtons(options=list(self.paths), description="path")
+        self.view = w.HTML()
+        head = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        self.widget = w.VBox(head + [self.path, w.HBox(controls), self.view])
+        for control in (*controls, self.path):
+            control.observe(self.update, names="value")
+        self.update()
+
+    def render(self) -> torch.Tensor:  # pragma: no cover - each widget defines its own
+        raise NotImplementedError
+
+    def label(self) -> str:  # pragma: no cover
+        raise NotImplementedError
+
+    def update(self, change=None) -> torch.Tensor:
+        """Render and show; returns the audio.  Called by the controls, callable by hand."""
+        self.last_audio = self.render()
+        self.view.value = clip_html(self.last_audio, self.sample_rate, self.label())
+        return self.last_audio
+
+    @property
+    def html(self) -> str:
+        return self.view.value
+
+
+class LatentNoiseSlider(_LatentPlayer):
     """Listen to how much latent noise the decoder tolerates, path by path and channel by channel.
 
     Controls: ``.scale`` (FloatSlider, noise in std units), ``.channel`` (Dropdown: "all" or one
@@ -190,42 +234,25 @@ class LatentNoiseSlider(_Shown):
                  sample_rate: int = SAMPLE_RATE, title: str = "", max_scale: float = 2.0, seed: int = 0):
         import ipywidgets as w
 
-        if not paths:
-            raise ValueError("paths is empty: give at least one name -> latent (width, slots)")
-        self.decode, self.paths, self.sample_rate, self.seed = decode, dict(paths), sample_rate, seed
-        first = next(iter(self.paths.values()))
+        super().__init__(decode, paths, sample_rate)
+        self.seed = seed
         # One unit for every path (the first path's, normally the oracle D(E(x))): with a per-path
         # default, "1 std" would mean a different amount of noise on each path and A/B would lie.
-        self.std = latent_std(first) if std is None else std
+        self.std = latent_std(self.first) if std is None else std
         self.scale = w.FloatSlider(value=0.0, min=0.0, max=max_scale, step=0.05, continuous_update=False,
                                    description="noise (σ)", readout_format=".2f")
-        self.channel = w.Dropdown(options=[("all", "all")] + [(str(i), i) for i in range(first.shape[0])],
+        self.channel = w.Dropdown(options=[("all", "all")] + [(str(i), i) for i in range(self.first.shape[0])],
                                   value="all", description="channel")
-        self.path = w.ToggleButtons(options=list(self.paths), description="path")
-        self.view = w.HTML()
-        head = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
-        self.widget = w.VBox(head + [self.path, w.HBox([self.scale, self.channel]), self.view])
-        for control in (self.scale, self.channel, self.path):
-            control.observe(self.update, names="value")
-        self.last_audio: torch.Tensor | None = None
-        self.update()
+        self._show(title, [self.scale, self.channel])
 
     def render(self) -> torch.Tensor:
         """The audio for the current control values (does not touch the display)."""
         return render_latent_noise(self.decode, self.paths[self.path.value], self.scale.value,
                                    self.channel.value, self.std, self.seed)
 
-    def update(self, change=None) -> torch.Tensor:
-        """Render and show; returns the audio.  Called by the controls, callable by hand."""
-        self.last_audio = self.render()
+    def label(self) -> str:
         where = "all channels" if self.channel.value == "all" else f"channel {self.channel.value}"
-        label = f"{self.path.value} + {self.scale.value:.2f}σ noise on {where}"
-        self.view.value = clip_html(self.last_audio, self.sample_rate, label)
-        return self.last_audio
-
-    @property
-    def html(self) -> str:
-        return self.view.value
+        return f"{self.path.value} + {self.scale.value:.2f}σ noise on {where}"
 
 
 def latent_noise_slider(decode, paths: dict[str, torch.Tensor], std: torch.Tensor | None = None,
@@ -263,7 +290,7 @@ def render_channel_mix(decode, z: torch.Tensor, channels, mode: str = "mute",
     return decode(mix_channels(z, channels, mode, fill))
 
 
-class ChannelMixer(_Shown):
+class ChannelMixer(_LatentPlayer):
     """Mute or solo latent channels and hear what the decoder makes of the rest.
 
     Controls: ``.channels`` (SelectMultiple of channel indices, listed in ``order``; shift/ctrl-click
@@ -277,16 +304,13 @@ class ChannelMixer(_Shown):
                  labels: dict[int, str] | None = None, order=None):
         import ipywidgets as w
 
-        if not paths:
-            raise ValueError("paths is empty: give at least one name -> latent (width, slots)")
+        super().__init__(decode, paths, sample_rate)
         if mode not in MIX_MODES:
             raise ValueError(f"mode {mode!r}: use one of {MIX_MODES}")
-        self.decode, self.paths, self.sample_rate = decode, dict(paths), sample_rate
-        first = next(iter(self.paths.values()))
-        width = first.shape[0]
+        width = self.first.shape[0]
         # One fill for every path (the first path's mean, normally the oracle's), as the slider keeps
         # one noise unit: a muted channel then sits at the same value whichever path is playing.
-        self.fill = first.float().mean(dim=-1) if fill is None else fill
+        self.fill = self.first.float().mean(dim=-1) if fill is None else fill
         labels = labels or {}
         order = list(range(width)) if order is None else [int(c) for c in order]
         if sorted(order) != list(range(width)):
@@ -298,32 +322,18 @@ class ChannelMixer(_Shown):
         self.channels = w.SelectMultiple(options=options, value=tuple(int(c) for c in channels), rows=8,
                                          description="channels")
         self.mode = w.ToggleButtons(options=list(MIX_MODES), value=mode, description="mode")
-        self.path = w.ToggleButtons(options=list(self.paths), description="path")
-        self.view = w.HTML()
-        head = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
-        self.widget = w.VBox(head + [self.path, w.HBox([self.channels, self.mode]), self.view])
-        for control in (self.channels, self.mode, self.path):
-            control.observe(self.update, names="value")
-        self.last_audio: torch.Tensor | None = None
-        self.update()
+        self._show(title, [self.channels, self.mode])
 
     def render(self) -> torch.Tensor:
         """The audio for the current control values (does not touch the display)."""
         return render_channel_mix(self.decode, self.paths[self.path.value], self.channels.value,
                                   self.mode.value, self.fill)
 
-    def update(self, change=None) -> torch.Tensor:
-        """Render and show; returns the audio.  Called by the controls, callable by hand."""
-        self.last_audio = self.render()
+    def label(self) -> str:
         chosen = ", ".join(str(c) for c in self.channels.value) or "none"
         what = (f"channels {chosen} muted" if self.mode.value == "mute"
                 else f"only channels {chosen} (the rest held)")
-        self.view.value = clip_html(self.last_audio, self.sample_rate, f"{self.path.value} · {what}")
-        return self.last_audio
-
-    @property
-    def html(self) -> str:
-        return self.view.value
+        return f"{self.path.value} · {what}"
 
 
 def channel_mixer(decode, paths: dict[str, torch.Tensor], fill: torch.Tensor | None = None, channels=(),
