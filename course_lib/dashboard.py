@@ -11,8 +11,9 @@ where it was paid:
 - the **latent norm distribution** (``norm_distribution``): the tails a generator has to reach;
 - **posterior sample vs mean** (``sample_vs_mean_delta``): how much the decoded audio moves when the
   decoder gets a sample of q(z|x) instead of its mean;
-- **what the decoder does with each channel** (``channel_costs``, ``channel_curve``): the sound lost
-  when a channel is muted, and the share of the predicted-latent gap its prediction errors cost;
+- **what the decoder does with each channel** (``channel_costs``, ``channel_curve``; for a
+  ``predictors.study``, ``channel_costs_for`` and ``channel_curve_for``): the sound lost when a
+  channel is muted, and the share of the predicted-latent gap its prediction errors cost;
 - **who carries the debt** (``debt_report``): the channel and the place whose share of the KL (or of
   the predicted-latent residual) is largest relative to their share of the frames.
 
@@ -454,6 +455,34 @@ def channel_curve(model, z: list[torch.Tensor], z_hat: list[torch.Tensor], refs:
     everything = channel_swap_scores(model, z, fill, [order], refs, lengths, spans)[0] - oracle
     return pd.DataFrame({"mute_first": first, "mute_last": last, "repair_first": repaired},
                         index=pd.Index(ks, name="k")).assign(gap=predicted - oracle, mute_all=everything)
+
+
+def spread_order(study) -> list[int]:
+    """A ``predictors.study``'s channels, widest spread over its training latents first: an order
+    fixed before any decode is scored, for ``channel_curve``."""
+    return torch.argsort(study.stats.std.flatten(), descending=True).tolist()
+
+
+def _study_latents(study) -> tuple[list[torch.Tensor], list[int], list[torch.Tensor] | None]:
+    """A study's evaluation latents, lengths and spans (None unless every utterance has spans)."""
+    spans = [u.spans for u in study.eval]
+    spans = None if any(sp is None for sp in spans) else spans
+    return [u.z for u in study.eval], [u.length for u in study.eval], spans
+
+
+def channel_costs_for(model, study, refs: list[torch.Tensor]) -> pd.DataFrame:
+    """``channel_costs`` of a ``predictors.study`` (its evaluation latents and predictions, ``refs``
+    their audio), muted channels held at the training latents' mean; adds ``training_std``."""
+    z, lengths, spans = _study_latents(study)
+    costs = channel_costs(model, z, study.z_hat, refs, lengths, spans, fill=study.stats.mean)
+    return costs.assign(training_std=study.stats.std.flatten().numpy())
+
+
+def channel_curve_for(model, study, refs: list[torch.Tensor], ks=(1, 2, 4, 8, 16, 32)) -> pd.DataFrame:
+    """``channel_curve`` of a ``predictors.study``, channels in ``spread_order`` (widest first), muted
+    ones held at the training latents' mean."""
+    z, lengths, spans = _study_latents(study)
+    return channel_curve(model, z, study.z_hat, refs, lengths, spread_order(study), ks, spans, fill=study.stats.mean)
 
 
 # --- where is the debt? -------------------------------------------------------------------------

@@ -374,11 +374,7 @@ def build(audio_dir: str | Path, preset: str = "auto", checkpoint: str | Path | 
     chan = dashboard.channel_table(s)
     sort_col = "kl_share" if "kl_share" in chan.columns else chan.columns[-1]
     chan = chan.sort_values(sort_col, ascending=False).head(8)
-    # channel by channel (03 section 4): widest training spread first, an order fixed before scoring
-    by_spread = torch.argsort(study.stats.std.flatten(), descending=True).tolist()
-    curve = dashboard.channel_curve(model, [u.z for u in study.eval], study.z_hat, refs,
-                                    [u.length for u in study.eval], by_spread, spans=[u.spans for u in study.eval],
-                                    fill=study.stats.mean)
+    curve = dashboard.channel_curve_for(model, study, refs)  # channel by channel (03 section 4)
     timings["dashboard"] = time.time() - t
 
     # the ledger, where labels exist

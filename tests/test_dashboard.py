@@ -302,3 +302,25 @@ def test_channel_curve_ends_at_the_whole_gap_and_checks_its_order():
     assert c["gap"].iloc[0] > 0
     with pytest.raises(ValueError, match="every channel"):
         dashboard.channel_curve(model, z, z_hat, clips, lengths, order[:-1])
+
+
+def test_the_study_helpers_feed_the_study_into_the_channel_measures():
+    from types import SimpleNamespace
+
+    model, clips, z, lengths = _channel_setup()
+    g = torch.Generator().manual_seed(2)
+    z_hat = [u + 0.3 * torch.randn(u.shape, generator=g) for u in z]
+    allz = torch.cat(z, dim=1)
+    stats = SimpleNamespace(mean=allz.mean(dim=1, keepdim=True), std=allz.std(dim=1, keepdim=True))
+    study = SimpleNamespace(eval=[SimpleNamespace(z=u, length=n, spans=None) for u, n in zip(z, lengths)],
+                            z_hat=z_hat, stats=stats)
+    order = dashboard.spread_order(study)
+    spread = stats.std.flatten()
+    assert sorted(order) == list(range(64)) and spread[order[0]] == spread.max() and spread[order[-1]] == spread.min()
+    curve = dashboard.channel_curve_for(model, study, clips, ks=(1, 4))
+    direct = dashboard.channel_curve(model, z, z_hat, clips, lengths, order, ks=(1, 4), fill=stats.mean)
+    pd.testing.assert_frame_equal(curve, direct)
+    costs = dashboard.channel_costs_for(model, study, clips)
+    assert np.allclose(costs["training_std"], spread.numpy()) and len(costs) == 64
+    gap = costs["predicted_mel"].iloc[0] - costs["oracle_mel"].iloc[0]
+    assert gap == pytest.approx(curve["gap"].iloc[0]) and gap > 0

@@ -19,7 +19,7 @@ and a mixer that mutes latent channels (or keeps only them: solo), the widest fo
 """)
 code('''
 import os
-from course_lib import data, decode_paths, predictors, presets, training, widgets
+from course_lib import dashboard, data, decode_paths, predictors, presets, training, widgets
 
 preset = presets.resolve(os.environ.get("COURSE_PRESET", "auto"))  # Voilà has no parameters cell: an env var
 seed = int(os.environ.get("COURSE_SEED", "0"))
@@ -33,7 +33,7 @@ run = training.train_or_load(cfg, probe=probe, progress=False)
 study = predictors.study(run.model, corpus, task.train_rows, task.eval_rows, task.vocab, task.speakers,
                          presets.predictor_budget(preset, seed), progress=False, cache_dir=run.info["dir"])
 sigma = decode_paths.residual_std(study)
-by_spread = study.stats.std.flatten().argsort(descending=True).tolist()  # widest channel first
+by_spread = dashboard.spread_order(study)  # widest channel first
 ''')
 code('''
 i = 0

@@ -171,17 +171,13 @@ latents (fixed before any decode is scored, so the order is not fitted to these 
 """)
 code('''
 t0 = time.time()
-zs = [u.z for u in study.eval]
-lengths, spans = [u.length for u in study.eval], [u.spans for u in study.eval]
-fill = study.stats.mean  # each channel's mean over the training latents
-by_spread = torch.argsort(study.stats.std.flatten(), descending=True).tolist()  # widest channel first
-costs = dashboard.channel_costs(run.model, zs, study.z_hat, refs, lengths, spans, fill=fill)
-curve = dashboard.channel_curve(run.model, zs, study.z_hat, refs, lengths, by_spread, spans=spans, fill=fill)
-costs["training std"] = study.stats.std.flatten().numpy()
+by_spread = dashboard.spread_order(study)  # widest channel (over the training latents) first
+costs = dashboard.channel_costs_for(run.model, study, refs)  # one channel at a time
+curve = dashboard.channel_curve_for(run.model, study, refs)  # the k widest (or narrowest) at once
 gap_mel = float(curve["gap"].iloc[0])
 width = len(costs)
 print(f"{width} channels · gap D(ẑ) − D(E(x)) {gap_mel:.3f} mel · {time.time() - t0:.0f} s")
-display(costs.loc[by_spread[:6], ["training std", "mute_cost", "repair_gain"]].round(4))
+display(costs.loc[by_spread[:6], ["training_std", "mute_cost", "repair_gain"]].round(4))
 display(curve.round(3))
 ''')
 code('''
@@ -232,7 +228,7 @@ i = 0
 widgets.channel_mixer(
     widgets.autoencoder_decoder(run.model, study.eval[i].length, study.eval[i].spans),
     {decode_paths.ORACLE: study.eval[i].z, decode_paths.PREDICTED: study.z_hat[i]},
-    fill=fill, channels=by_spread[:k4], title=f"“{eval_rows.iloc[i]['text']}” · mute or solo latent channels",
+    fill=study.stats.mean, channels=by_spread[:k4], title=f"“{eval_rows.iloc[i]['text']}” · mute or solo latent channels",
     labels={c: f"{c}  (mute cost {costs.loc[c, 'mute_cost']:+.3f})" for c in range(width)}, order=by_spread)
 ''')
 md("""

@@ -350,13 +350,7 @@ move the sound, and the generator's debt, into fewer channels?
 """)
 code('''
 t0 = time.time()
-curves = {}
-for label in rate.index:
-    st = studies[label]
-    order = torch.argsort(st.stats.std.flatten(), descending=True).tolist()  # widest training spread first
-    curves[label] = dashboard.channel_curve(runs[label].model, [u.z for u in st.eval], st.z_hat, refs,
-                                            [u.length for u in st.eval], order, spans=[u.spans for u in st.eval],
-                                            fill=st.stats.mean)
+curves = {label: dashboard.channel_curve_for(runs[label].model, studies[label], refs) for label in rate.index}
 shares = pd.DataFrame({label: {"sound in the 4 widest": c.loc[4, "mute_first"] / c.loc[4, "mute_all"],
                                "gap in the 4 widest": c.loc[4, "repair_first"] / c.loc[4, "gap"]}
                        for label, c in curves.items()}).T
