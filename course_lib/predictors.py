@@ -14,6 +14,8 @@ only the encoder.  Then a difference in predicted-latent quality is the encoder'
   convolutions; ``rollout`` generates freely from a prompt.  With ``n_phones`` it also reads the
   text (a per-token TTS generator in miniature).
 - ``TextConditioner``: the text encoder both share (phones, durations, speaker -> features per slot).
+- ``sweep_point``: one point of a fixed-generator sweep (train or load a codec, study it with the
+  fixed predictor, score D(E(x)) and D(ẑ)): notebook 04's rows and its workshop app's dial.
 
 Latents are standardised per channel (``LatentStats``) before prediction so that the losses of
 different encoders are comparable: a normalised MSE of 1.0 means "no better than the mean".
@@ -27,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +37,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from course_lib import data
+from course_lib import data, decode_paths, training
 from course_lib.files import atomic_write
 from course_lib.models import N_POSITION_FEATURES, Autoencoder, ConvNeXtBlock, span_mean, span_positions
 
@@ -697,3 +699,48 @@ def speech_task(corpus, preset: str, n_eval: int) -> SpeechTask:
     speakers = {s: i for i, s in enumerate(sorted(train_rows["speaker"].unique()))}
     refs = [data.load_clip(corpus, r, 1) for _, r in eval_rows.iterrows()]
     return SpeechTask(train_rows, eval_rows, phone_vocab(corpus, train_rows), speakers, refs)
+
+
+@dataclass
+class SweepPoint:
+    """One point of a fixed-generator sweep: the codec, the fixed predictor's study of it, its two
+    decode paths (``decode_paths.ORACLE`` and ``PREDICTED``, audio per evaluation clip) and ``row``,
+    the scores a sweep table shows (bottleneck, KL nats/s, oracle mel / STOI, predictor nMSE,
+    D(ẑ) mel / STOI, gap mel)."""
+
+    run: object  # a training.Run
+    study: PredictionStudy
+    paths: dict[str, list[torch.Tensor]]
+    row: dict
+
+    def listen(self, i: int) -> dict[str, torch.Tensor]:
+        """Evaluation clip ``i`` through both decode paths: {D(E(x)): audio, D(ẑ): audio}."""
+        return {path: clips[i] for path, clips in self.paths.items()}
+
+    def score(self, metric: str = "STOI") -> dict[str, float]:
+        """One metric of ``row`` per decode path ("mel" or "STOI"): {D(E(x)): ..., D(ẑ): ...}."""
+        return {decode_paths.ORACLE: float(self.row[f"oracle {metric}"]),
+                decode_paths.PREDICTED: float(self.row[f"D(ẑ) {metric}"])}
+
+
+def sweep_point(preset, corpus, task: SpeechTask, budget: PredictorConfig, head: str = "regression",
+                targets: str = "mean", init=None, seed: int = 0, root=None) -> SweepPoint:
+    """Train (or load) the codec of ``preset`` on ``corpus`` (from ``init``'s weights when given: a
+    trained run, as ``training.train_or_load`` takes it), train the fixed predictor ``budget`` on its
+    latents with ``head`` and ``targets`` ("mean" or "sample"), and score D(E(x)) and D(ẑ) against
+    ``task.refs``.  Only the codec changes between the points of a sweep; everything else is held.
+    A cached codec and study load (the study is stored in the codec's checkpoint directory, under
+    ``root``: default the course's checkpoint cache)."""
+    run = training.train_or_load(preset, corpus=corpus, root=root, progress=False, init=init)
+    st = study(run.model, corpus, task.train_rows, task.eval_rows, task.vocab, task.speakers,
+               replace(budget, targets=targets), head=head, progress=False, cache_dir=run.info["dir"])
+    paths = decode_paths.all_paths(run.model, st, seed=seed, rows=(decode_paths.ORACLE, decode_paths.PREDICTED))
+    tab = decode_paths.decode_path_table(task.refs, paths, pesq=False)
+    oracle, predicted = tab.loc[decode_paths.ORACLE], tab.loc[decode_paths.PREDICTED]
+    tail = run.history[-20:]  # the KL actually held at the end of training
+    kl = (np.mean([h["kl_per_frame"] for h in tail]) * preset.model.latent_rate
+          if "kl_per_frame" in tail[-1] else np.inf)
+    row = {"bottleneck": preset.model.bottleneck, "KL nats/s": kl, "oracle mel": oracle["mel_dist"],
+           "oracle STOI": oracle["stoi"], "predictor nMSE": st.nmse, "D(ẑ) mel": predicted["mel_dist"],
+           "D(ẑ) STOI": predicted["stoi"], "gap mel": predicted["gap"]}
+    return SweepPoint(run, st, paths, row)

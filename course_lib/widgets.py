@@ -6,9 +6,10 @@ labelled table, the course's standard A/B listening layout.
 
 Two interactive players build on the same HTML: ``latent_noise_slider`` (add seeded Gaussian noise,
 in per-channel std units, to one decode path's latent -- all channels or one -- and listen to the
-decoder's tolerance), ``channel_mixer`` (mute or solo latent channels: hear what they carry) and
-``ab_player`` (flip between decode-path rows of one clip).  All are ipywidgets that render headless,
-so tests drive them by setting control values.
+decoder's tolerance), ``channel_mixer`` (mute or solo latent channels: hear what they carry),
+``ab_player`` (flip between decode-path rows of one clip) and ``sweep_dial`` (walk along a sweep,
+e.g. the rate–distortion curve, and hear one clip at each point by decode path).  All are ipywidgets
+that render headless, so tests drive them by setting control values.
 """
 
 from __future__ import annotations
@@ -56,13 +57,12 @@ def players_html(clips: dict[str, torch.Tensor], sample_rate: int = SAMPLE_RATE,
 
 
 def players(clips: dict[str, torch.Tensor], sample_rate: int = SAMPLE_RATE, title: str = "",
-            notes: dict[str, str] | None = None):
-    """Display ``players_html`` in a notebook (returns the IPython HTML object)."""
+            notes: dict[str, str] | None = None) -> None:
+    """Display ``players_html`` in a notebook.  Returns nothing, so a call on a cell's last line is
+    shown once (a returned object would be displayed a second time)."""
     from IPython.display import HTML, display
 
-    obj = HTML(players_html(clips, sample_rate, title, notes))
-    display(obj)
-    return obj
+    display(HTML(players_html(clips, sample_rate, title, notes)))
 
 
 # --- interactive players ------------------------------------------------------------------------
@@ -396,3 +396,111 @@ def ab_player(clips: dict[str, torch.Tensor], sample_rate: int = SAMPLE_RATE, ti
               show_all: bool = False) -> ABPlayer:
     """Build an ``ABPlayer`` over named clips (e.g. one clip through every decode path)."""
     return ABPlayer(clips, sample_rate, title, show_all)
+
+
+def sweep_curve_png_html(scores, point=None, path=None, ylabel: str = "", title: str = "",
+                         figsize: tuple[float, float] = (5.0, 2.4)) -> str:
+    """The sweep's curves as an embedded-PNG ``<img>``: one line per column of ``scores`` (a
+    DataFrame: a row per sweep point, in sweep order; a column per decode path), the ``point`` of
+    the ``path`` column ringed.  Drawn on a bare ``Figure``, as ``spectrogram_png_html``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize)
+    ax = fig.subplots()
+    x = np.arange(len(scores))
+    for column in scores.columns:
+        ax.plot(x, scores[column].to_numpy(dtype=float), "o-", label=str(column))
+    if point is not None and path is not None:
+        i = list(scores.index).index(point)
+        ax.plot([i], [float(scores[path].iloc[i])], "o", ms=14, mfc="none", mec="black", mew=2, label="playing")
+    ax.set_xticks(x, [str(v) for v in scores.index], fontsize=8)
+    ax.set(ylabel=ylabel, title=title)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    data = base64.b64encode(buf.getvalue()).decode()
+    return f'<img alt="{html.escape(title or "sweep")}" src="data:image/png;base64,{data}"/>'
+
+
+class SweepDial(_Shown):
+    """Walk along a sweep and listen: one clip decoded at every point of it, by decode path.
+
+    ``clips``: sweep point -> {path name -> audio (channels, samples)}, points in sweep order (e.g. the
+    rate points of notebook 04, lowest rate first) and the same paths at every point.  ``scores``:
+    an optional DataFrame indexed by the same points with one column per path (e.g. each path's mel
+    distance), drawn beside the player with the point playing ringed.  Controls: ``.point`` (a
+    SelectionSlider over the points, ``continuous_update=False``) and ``.path`` (ToggleButtons).  Any
+    change calls ``update``, which shows the clip's player and spectrogram (and the curve) in
+    ``.view``; ``.last_audio`` and ``.html`` hold what is shown.  Clips are decoded beforehand, so
+    a move costs only the drawing, and each view is drawn once.
+    """
+
+    def __init__(self, clips: dict, scores=None, sample_rate: int = SAMPLE_RATE, title: str = "",
+                 ylabel: str = ""):
+        import ipywidgets as w
+
+        if not clips:
+            raise ValueError("clips is empty: give sweep point -> {path -> audio}")
+        paths = list(next(iter(clips.values())))
+        for point, by_path in clips.items():
+            if list(by_path) != paths:
+                raise ValueError(f"point {point!r} has paths {list(by_path)}; every point needs {paths}")
+        if scores is not None:
+            if list(scores.index) != list(clips):
+                raise ValueError(f"scores are indexed by {list(scores.index)}; the clips' points are {list(clips)}")
+            missing = [c for c in paths if c not in scores.columns]
+            if missing:
+                raise ValueError(f"scores lack a column for the paths {missing}")
+            scores = scores[paths]
+        self.clips, self.scores, self.sample_rate, self.title, self.ylabel = clips, scores, sample_rate, title, ylabel
+        self.last_audio: torch.Tensor | None = None
+        self._cache: dict[tuple, str] = {}
+        self.point = w.SelectionSlider(options=list(clips), value=next(iter(clips)), description="point",
+                                       continuous_update=False)
+        self.path = w.ToggleButtons(options=paths, description="path")
+        self.view = w.HTML()
+        head = [w.HTML(f"<b>{html.escape(title)}</b>")] if title else []
+        self.widget = w.VBox(head + [self.point, self.path, self.view])
+        for control in (self.point, self.path):
+            control.observe(self.update, names="value")
+        self.update()
+
+    def render(self) -> torch.Tensor:
+        """The audio for the current point and path (does not touch the display)."""
+        return self.clips[self.point.value][self.path.value]
+
+    def label(self) -> str:
+        return f"{self.point.value} · {self.path.value}"
+
+    def update(self, change=None) -> torch.Tensor:
+        """Render and show; returns the audio.  Called by the controls, callable by hand."""
+        key = (self.point.value, self.path.value)
+        self.last_audio = self.render()
+        if key not in self._cache:
+            view = clip_html(self.last_audio, self.sample_rate, self.label())
+            if self.scores is not None:
+                curve = sweep_curve_png_html(self.scores, *key, ylabel=self.ylabel, title="along the sweep")
+                row = "display:flex;gap:1em;align-items:flex-end"  # player and spectrogram beside the curve
+                view = f'<div style="{row}"><div>{view}</div><div>{curve}</div></div>'
+            self._cache[key] = view
+        self.view.value = self._cache[key]
+        return self.last_audio
+
+    @property
+    def html(self) -> str:
+        return self.view.value
+
+    def snapshot_html(self) -> str:
+        """Every point's clips as a players table (a static page cannot move the dial)."""
+        flat = {f"{point} · {path}": audio for point, by_path in self.clips.items() for path, audio in by_path.items()}
+        curve = "" if self.scores is None else sweep_curve_png_html(self.scores, ylabel=self.ylabel)
+        return players_html(flat, self.sample_rate, self.title) + curve
+
+
+def sweep_dial(clips: dict, scores=None, sample_rate: int = SAMPLE_RATE, title: str = "",
+               ylabel: str = "") -> SweepDial:
+    """Build a ``SweepDial`` (displays itself as the cell's last expression).  ``clips``: sweep point
+    -> {path -> audio} of one clip; ``scores``: optional DataFrame, a row per point and a column per
+    path, drawn as the curve the dial walks along."""
+    return SweepDial(clips, scores, sample_rate, title, ylabel)

@@ -1213,6 +1213,16 @@ def default_corpus_dir(preset: str) -> Path:
     return root / "corpus" / preset
 
 
+def corpus_key(manifest: bytes, builder_version: str = BUILDER_VERSION) -> str:
+    """The short corpus hash the course keys its checkpoints on (``course_lib.data.corpus_hash``).
+
+    sha256 of the manifest's bytes and then the builder version, 16 hex digits. Written here as well
+    as in ``course_lib.data`` because the builder's up-to-date path must not import torch; a test
+    checks that the two agree, so ``make corpus`` prints the hash the notebooks show.
+    """
+    return hashlib.sha256(manifest + builder_version.encode()).hexdigest()[:16]
+
+
 def up_to_date_hash(out: Path, preset: str, seed: int) -> str | None:
     """The manifest hash if ``out`` holds a complete corpus for (preset, seed, this builder)."""
     try:
@@ -1322,7 +1332,7 @@ def build_corpus(preset: str, seed: int = 0, out: Path | None = None, force: boo
     if not force:
         digest = up_to_date_hash(out, preset, seed)
         if digest:
-            print(f"corpus up to date: {out} (hash {digest[:16]})")
+            print(f"corpus up to date: {out} (corpus hash {corpus_key((out / 'manifest.csv').read_bytes())})")
             return out
     if out.exists() and not (out / "corpus.json").exists() and any(out.iterdir()) and not force:
         raise FileExistsError(f"{out} exists and is not a corpus; pass --force to replace it")
@@ -1377,7 +1387,8 @@ def build_corpus(preset: str, seed: int = 0, out: Path | None = None, force: boo
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     mins = ", ".join(f"{d} {s / 60:.1f} min" for d, s in meta["seconds_by_domain"].items())
-    print(f"corpus built: {out} ({len(rows)} clips; clean {mins}; hash {digest[:16]}; "
+    print(f"corpus built: {out} ({len(rows)} clips; clean {mins}; "
+          f"corpus hash {corpus_key((out / 'manifest.csv').read_bytes())}; "
           f"{meta['build_seconds']:.0f} s)")
     return out
 

@@ -1,10 +1,11 @@
-"""A real browser drives the workshop app: headless Chromium (Debian's package, with its
+"""A real browser drives the workshop apps: headless Chromium (Debian's package, with its
 chromedriver) opens the Voilà app of notebook 03, moves the latent-noise slider and checks that the
 audio player's source and the spectrogram change, switches the A/B player's row, and turns the
-channel mixer to solo.  Screenshots go to build/browser/.
+channel mixer to solo; then the app of notebook 04, whose rate dial it moves along the sweep and
+switches to the predicted path.  Screenshots go to build/browser/.
 
-Runs after the smoke notebooks (``make browser``, part of ``make test``): the app then loads notebook
-03's smoke codec from the checkpoint cache instead of training it.
+Runs after the smoke notebooks (``make browser``, part of ``make test``): the apps then load notebook
+03's and 04's smoke models from the checkpoint cache instead of training them.
 """
 
 from __future__ import annotations
@@ -32,17 +33,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url():
-    """The Voilà app of notebook 03 on 127.0.0.1, smoke preset; stopped after the tests."""
+def _serve(notebook: str):
+    """Serve one workshop app with Voilà on 127.0.0.1, smoke preset; yields its URL, then stops it."""
     if not (CHROMIUM and CHROMEDRIVER):
         pytest.fail("the browser test needs Debian's chromium and chromium-driver: `make setup` installs them "
                     "(apt-test.txt), or apt-get install chromium chromium-driver")
     port = _free_port()
     voila = Path(sys.executable).parent / "voila"
     env = {**os.environ, "COURSE_PRESET": "smoke"}
-    log = open(SHOTS.parent / "voila-test.log", "w") if SHOTS.parent.exists() else subprocess.DEVNULL
-    proc = subprocess.Popen([str(voila), "03_slider_app.ipynb", f"--port={port}", "--no-browser",
+    logname = f"voila-test-{notebook[:2]}.log"
+    log = open(SHOTS.parent / logname, "w") if SHOTS.parent.exists() else subprocess.DEVNULL
+    proc = subprocess.Popen([str(voila), notebook, f"--port={port}", "--no-browser",
                              "--Voila.ip=127.0.0.1"], cwd=REPO_ROOT / "workshops", env=env,
                             stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/"
@@ -63,6 +64,18 @@ def app_url():
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="module")
+def app_url():
+    """The Voilà app of notebook 03 (slider, A/B player, channel mixer)."""
+    yield from _serve("03_slider_app.ipynb")
+
+
+@pytest.fixture(scope="module")
+def rate_app_url():
+    """The Voilà app of notebook 04 (the rate dial)."""
+    yield from _serve("04_rate_app.ipynb")
 
 
 @pytest.fixture(scope="module")
@@ -158,3 +171,38 @@ def test_the_noise_slider_changes_the_sound_and_the_spectrogram(app_url, browser
     browser.save_screenshot(str(SHOTS / "channel-mixer.png"))
     (SHOTS / "timings.txt").write_text(f"app loaded in {loaded:.1f} s; slider answered in {answer:.2f} s\n")
     assert answer < 10, f"the slider took {answer:.1f} s to answer"
+
+
+def test_the_rate_dial_walks_the_sweep(rate_app_url, browser):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.get(rate_app_url)
+    # the reference player, then the dial's player (its spectrogram and curve may come a moment later)
+    _wait(lambda: len(browser.find_elements(By.CSS_SELECTOR, "audio")) >= 2, 120, "the app's audio players")
+
+    def dial_view():  # the dial's player, its label and its curve, read in one script (see slider_view)
+        return tuple(browser.execute_script(
+            "const a = document.querySelectorAll('audio');"
+            "const c = document.querySelectorAll(\"img[alt='along the sweep']\");"
+            "const b = [...document.querySelectorAll('b')].map(e => e.textContent).filter(t => t.includes(' · D('));"
+            "return [a.length > 1 ? a[a.length - 1].src : '', b.length ? b[0] : '', c.length ? c[0].src : ''];"))
+
+    audio0, label0, curve0 = _wait(lambda: all(dial_view()) and dial_view(), 60,
+                                   "the rate dial's player, label and curve")
+    assert audio0.startswith("data:audio/wav;base64,") and curve0.startswith("data:image/png;base64,")
+    n_audio = len(browser.find_elements(By.CSS_SELECTOR, "audio"))
+    assert n_audio == 2, f"{n_audio} players: the reference and the dial should show once each"
+    assert label0.startswith("target ") and label0.endswith("D(E(x))"), label0  # the lowest rate, the codec
+    browser.save_screenshot(str(SHOTS / "rate-dial-before.png"))
+    handle = browser.find_element(By.CSS_SELECTOR, ".widget-slider .noUi-handle")
+    ActionChains(browser).click_and_hold(handle).move_by_offset(400, 0).release().perform()
+    _wait(lambda: dial_view()[1] not in ("", label0), 30, "the dial to move to another rate point")
+    audio1, label1, curve1 = dial_view()
+    assert audio1 != audio0 and curve1 != curve0, "the dial moved but its player or curve did not"
+    assert label1.startswith("plain"), f"dragged to the end, the dial shows {label1!r}"
+    [b for b in browser.find_elements(By.CSS_SELECTOR, "button") if b.text.strip() == "D(ẑ)"][0].click()
+    _wait(lambda: dial_view()[1].endswith("D(ẑ)"), 15, "the dial to switch to the predicted path")
+    assert dial_view()[0] != audio1
+    browser.save_screenshot(str(SHOTS / "rate-dial-after.png"))

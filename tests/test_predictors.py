@@ -310,3 +310,30 @@ def test_ar_generations_are_cached_per_setting(tmp_path, monkeypatch):
     with pytest.raises(AssertionError, match="trained again"):  # and so is reading the text
         P.ar_generations(utts[:6], utts[6:], stats, TINY, horizon=4, device="cpu", cache_dir=tmp_path,
                          n_phones=6, n_speakers=3)
+
+
+def test_sweep_point_scores_both_paths_and_loads_on_a_rerun(fake_corpus, tmp_path):
+    from course_lib import presets, training
+
+    p = presets.get("smoke")
+    p = replace(p, model=ModelConfig(latent_rate=25.0, width=8, **SMALL),
+                train=replace(p.train, steps=4, batch_size=2, checkpoint_every=4, warmup=1))
+    task = P.speech_task(fake_corpus, "smoke", 2)
+    kl = replace(p, model=replace(p.model, bottleneck="target_kl", target_kl=500.0))
+    start = training.train_or_load(p, corpus=fake_corpus, root=tmp_path, progress=False)
+    point = P.sweep_point(kl, fake_corpus, task, TINY, head="flow", init=start, root=tmp_path)
+    assert not point.run.info["loaded"] and not point.study.loaded
+    assert set(point.paths) == {decode_paths.ORACLE, decode_paths.PREDICTED}
+    assert all(len(clips) == len(task.refs) for clips in point.paths.values())
+    row = point.row
+    assert row["bottleneck"] == "target_kl" and 0 < row["KL nats/s"] < np.inf  # the KL it held, per second
+    assert row["gap mel"] == pytest.approx(row["D(ẑ) mel"] - row["oracle mel"])
+    assert row["predictor nMSE"] == point.study.nmse
+    # one clip through both paths, and one metric per path: what the rate dial plays and draws
+    last = len(task.refs) - 1
+    assert all(torch.equal(a, point.paths[k][last]) for k, a in point.listen(last).items())
+    assert point.score("mel") == {decode_paths.ORACLE: row["oracle mel"], decode_paths.PREDICTED: row["D(ẑ) mel"]}
+    again = P.sweep_point(kl, fake_corpus, task, TINY, head="flow", init=start, root=tmp_path)
+    assert again.run.info["loaded"] and again.study.loaded and again.row == row
+    plain = P.sweep_point(p, fake_corpus, task, TINY, root=tmp_path)
+    assert plain.run.info["loaded"] and plain.row["KL nats/s"] == np.inf  # the start itself: no rate limit

@@ -144,3 +144,46 @@ def test_channel_mixer_follows_its_controls():
         widgets.channel_mixer(_identity_decode, paths, channels=[WIDTH])
     with pytest.raises(ValueError, match="every channel"):
         widgets.channel_mixer(_identity_decode, paths, order=[0, 1])
+
+
+def _sweep():
+    points = ["low rate", "middle", "no limit"]
+    clips = {pt: {"D(E(x))": _linear_decode(_latent(2 * i)), "D(ẑ)": _linear_decode(_latent(2 * i + 1))}
+             for i, pt in enumerate(points)}
+    import pandas as pd
+    scores = pd.DataFrame({"D(ẑ)": [0.87, 0.88, 0.89], "D(E(x))": [0.64, 0.56, 0.53], "extra": [1, 2, 3]},
+                          index=points)
+    return clips, scores
+
+
+def test_sweep_dial_plays_the_point_and_path_it_is_set_to():
+    clips, scores = _sweep()
+    ui = widgets.sweep_dial(clips, scores, title="the rate curve", ylabel="mel")
+    assert ui.point.value == "low rate" and ui.path.value == "D(E(x))"  # the first point, the first path
+    assert torch.equal(ui.last_audio, clips["low rate"]["D(E(x))"])
+    assert "<audio" in ui.html and ui.html.count("<img") == 2 and "low rate · D(E(x))" in ui.html
+    assert list(ui.scores.columns) == ["D(E(x))", "D(ẑ)"]  # the paths' columns, in the clips' order
+    ui.point.value = "no limit"
+    assert torch.equal(ui.last_audio, clips["no limit"]["D(E(x))"]) and "no limit · D(E(x))" in ui.html
+    first_view = ui.html
+    ui.path.value = "D(ẑ)"
+    assert torch.equal(ui.last_audio, clips["no limit"]["D(ẑ)"]) and ui.html != first_view
+    ui.path.value = "D(E(x))"
+    assert ui.html == first_view  # drawn once, shown again from the cache
+    snapshot = ui.snapshot_html()
+    assert snapshot.count("<audio") == 6 and "middle · D(ẑ)" in snapshot and "the rate curve" in snapshot
+    bare = widgets.sweep_dial(clips)  # no scores: player and spectrogram only
+    assert bare.html.count("<img") == 1 and torch.equal(bare.render(), clips["low rate"]["D(E(x))"])
+
+
+def test_sweep_dial_rejects_mismatched_points_and_paths():
+    clips, scores = _sweep()
+    with pytest.raises(ValueError, match="empty"):
+        widgets.sweep_dial({})
+    bad = dict(clips, middle={"D(E(x))": clips["middle"]["D(E(x))"]})
+    with pytest.raises(ValueError, match="every point needs"):
+        widgets.sweep_dial(bad)
+    with pytest.raises(ValueError, match="indexed by"):
+        widgets.sweep_dial(clips, scores.iloc[::-1])
+    with pytest.raises(ValueError, match="lack a column"):
+        widgets.sweep_dial(clips, scores.drop(columns="D(ẑ)"))

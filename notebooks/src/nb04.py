@@ -63,20 +63,10 @@ print(f"preset {preset} · {len(rate_sweep)} rate points + {len(zoo)} bottleneck
       f"scored on {len(refs)} new sentences")
 ''')
 code('''
-def measure(label, p, head_targets="mean", head="regression", init=None):
-    """Train (or load) one codec (from ``init``'s weights when given), train the fixed predictor on
-    it, score D(E(x)) and D(ẑ)."""
-    run = training.train_or_load(p, progress=False, init=init)
-    st = predictors.study(run.model, corpus, train_rows, eval_rows, vocab, speakers,
-                          replace(budget, targets=head_targets), head=head, progress=False, cache_dir=run.info["dir"])
-    paths = decode_paths.all_paths(run.model, st, seed=seed, rows=(decode_paths.ORACLE, decode_paths.PREDICTED))
-    tab = decode_paths.decode_path_table(refs, paths, pesq=False)
-    o, q = tab.loc[decode_paths.ORACLE], tab.loc[decode_paths.PREDICTED]
-    tail = run.history[-20:]  # the KL actually held at the end of training
-    kl = np.mean([h["kl_per_frame"] for h in tail]) * p.model.latent_rate if "kl_per_frame" in tail[-1] else np.inf
-    return run, st, paths, {"bottleneck": p.model.bottleneck, "KL nats/s": kl, "oracle mel": o["mel_dist"],
-                            "oracle STOI": o["stoi"], "predictor nMSE": st.nmse, "D(ẑ) mel": q["mel_dist"],
-                            "D(ẑ) STOI": q["stoi"], "gap mel": tab.loc[decode_paths.PREDICTED, "gap"]}
+def measure(p, **kw):
+    """One point of the sweep: train (or load) the codec ``p``, train the fixed predictor on its latents,
+    score D(E(x)) and D(ẑ) (``kw``: head, targets, init).  Only the codec changes from point to point."""
+    return predictors.sweep_point(p, corpus, task, budget, seed=seed, **kw)
 ''')
 md("""
 ## 2 · The rate–distortion curve
@@ -99,9 +89,11 @@ experiment at this scale:
 code('''
 plain_label = "plain (no limit)"
 base = training.train_or_load(rate_sweep[plain_label], progress=False)  # where every rate point starts
-runs, studies, rate_rows = {}, {}, {}
+runs, studies, points = {}, {}, {}
 for label, p in tqdm(rate_sweep.items(), desc="rate sweep"):
-    runs[label], studies[label], _, rate_rows[label] = measure(label, p, head="flow", init=base)
+    points[label] = measure(p, head="flow", init=base)
+    runs[label], studies[label] = points[label].run, points[label].study
+rate_rows = {label: pt.row for label, pt in points.items()}
 rate = pd.DataFrame.from_dict(rate_rows, orient="index")
 print(f"each point: the plain codec's {base.info['preset']['train']['steps']} steps, then "
       f"{rate_sweep[plain_label].train.steps} more under its rate limit · D(ẑ) from the flow head")
@@ -119,6 +111,18 @@ for ax, metric, better in [(axes[0], "mel", "lower"), (axes[1], "STOI", "higher"
     ax.legend()
 fig.tight_layout()
 plt.show()
+''')
+md("""
+**Listen along the curve.** The dial walks the sweep for one held-out sentence: at each point the
+codec's reconstruction `D(E(x))` and the decoded draw of the flow head `D(ẑ)`, beside each path's STOI
+(the ring marks what is playing). Walk it up on one path, then on the other. The same dial is the
+projector app of `make workshop` (`workshops/04_rate_app.ipynb`).
+""")
+code('''
+i = 0
+widgets.sweep_dial({label: pt.listen(i) for label, pt in points.items()},
+                   pd.DataFrame({label: pt.score("STOI") for label, pt in points.items()}).T,
+                   title=f"“{eval_rows.iloc[i]['text']}”, lowest rate first", ylabel="STOI (higher is better)")
 ''')
 code('''
 table = rate.round(4).astype(str).to_dict()
@@ -170,10 +174,12 @@ and 04 keeps to its 6 minutes (see "What we measured").
 code('''
 rate_points = list(rate_sweep)[:-1]  # the target-KL codecs, low rate first
 mid_label = rate_points[len(rate_points) // 2]  # the middle of the curve (upper middle when even)
-zoo_rows = {"plain": measure(plain_label, rate_sweep[plain_label])[3]}  # the codec the rate sweep started from
-mid_run, mid_study, _, zoo_rows[mid_label] = measure(mid_label, rate_sweep[mid_label])  # from scratch, this time
+zoo_rows = {"plain": measure(rate_sweep[plain_label]).row}  # the codec the rate sweep started from
+middle = measure(rate_sweep[mid_label])  # from scratch, this time
+mid_run, mid_study, zoo_rows[mid_label] = middle.run, middle.study, middle.row
 for label, p in tqdm(zoo.items(), desc="bottleneck zoo"):
-    runs[label], studies[label], _, zoo_rows[label] = measure(label, p)
+    point = measure(p)
+    runs[label], studies[label], zoo_rows[label] = point.run, point.study, point.row
 zoo_tab = pd.DataFrame.from_dict(zoo_rows, orient="index")
 zoo_tab.insert(1, "owns", [OWNS[b] for b in zoo_tab["bottleneck"]])
 display(zoo_tab.drop(columns=["bottleneck"]).round(3))
@@ -222,9 +228,9 @@ analog of SALAD's; its drafts are worth listening to. Its result is recorded nex
 code('''
 mid = rate_sweep[mid_label]  # the zoo's codec at the middle rate, trained from scratch
 rows = {"regression · mean targets": zoo_rows[mid_label]}
-rows["regression · sampled targets"] = measure(mid_label, mid, head_targets="sample")[3]
+rows["regression · sampled targets"] = measure(mid, targets="sample").row
 for t, name in (("mean", "mean"), ("sample", "sampled")):
-    rows[f"flow · {name} targets"] = measure(mid_label, mid, head_targets=t, head="flow")[3]
+    rows[f"flow · {name} targets"] = measure(mid, targets=t, head="flow").row
 
 # the autoregressive generator: trained on this codec's training latents, generating 1 s at a time
 train_u = mid_study.train or predictors.encode_utterances(  # kept by a fresh study, not by a loaded one
