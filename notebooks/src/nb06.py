@@ -272,48 +272,44 @@ print(f"notebook 06 ran in {(time.time() - t_start) / 60:.1f} min (preset {prese
 md("""
 ## What we measured
 
-`cpu` preset, 2 CPU cores, seeds 0–4, 450 steps both ways (latent 50 Hz × 8, KL 1e-4, 0.5 s crops;
-phases of 160, 100, 100, 50 and 40 steps). Log-mel distances on 16 new sentences of the training
-speakers (lower is better); probes as in 05.
-
-**Re-run** (2026-11-30, the current code and notebook 05's current content teacher, which removes
-each mel band's mean and trains on sped-up and slowed-down voices; each seed from an empty checkpoint
-cache): C13, C14 and C15 hold in every seed again. C13: the teacher holds 73–78% of the encoder's
-gradient. C14: the polish lowers the oracle's mel distance by 0.02–0.09 (seed 3 the least: 0.787 →
-0.768) and its MR-STFT distance by 0.03–0.11, with max |Δz| = 0. C15: replay beats the equal-steps
-control by 0.020, 0.004, 0.013, 0.028 and 0.007 mel in seeds 0–4. (With the earlier teacher, on
-2026-11-29: 73–79%; 0.01–0.09 and 0.04–0.11; 0.021, 0.008, 0.020, 0.022, 0.009.) The table and the
-points below are from an earlier run (earlier code, possibly another machine of the same kind).
+`cpu` preset, 2 CPU cores (an Intel Xeon, 2026-12-07), seeds 0–4, every model of the lesson trained
+in the run (notebook 05's teacher loaded from its cache; seed 4 in the benchmark's first run of the
+same code), 450 steps
+both ways (latent 50 Hz × 8, KL 1e-4, 0.5 s crops; phases of 160, 100, 100, 50 and 40 steps).
+Log-mel distances on 16 new sentences of the training speakers (lower is better); probes as in 05.
 
 | seed | C13: teacher's share · most opposed pair | C14: oracle mel before → after polish | C15: D(ẑ) phase 3 / control / replay | blend: oracle · D(ẑ) · content · speaker | staged: oracle · D(ẑ) · content · speaker |
 |---|---|---|---|---|---|
-| 0 | 79% · prior~adversarial −0.047 | 0.793 → 0.749 (MR-STFT 2.016 → 1.961) | 0.934 / 0.935 / **0.915** | 0.790 · 1.007 · 0.375 · 0.880 | **0.723** · **0.919** · 0.346 · **0.920** |
-| 1 | 75% · prior~adversarial −0.151 | 0.837 → 0.758 (MR-STFT 2.069 → 1.990) | 0.954 / 0.937 / **0.923** | 0.747 · 0.949 · 0.410 · 0.907 | **0.732** · **0.933** · 0.389 · 0.907 |
-| 2 | 73% · prior~adversarial −0.096 | 0.803 → 0.756 (MR-STFT 2.061 → 1.976) | 0.941 / 0.927 / **0.923** | 0.747 · 0.964 · 0.400 · 0.893 | **0.716** · **0.911** · 0.354 · **0.933** |
-| 3 | 77% · prior~adversarial −0.112 | 0.785 → 0.765 (MR-STFT 2.005 → 1.966) | 0.971 / 0.966 / **0.933** | **0.730** · 0.980 · 0.395 · 0.880 | 0.749 · **0.956** · 0.351 · **0.920** |
-| 4 | 77% · prior~teacher −0.114 | 0.795 → 0.744 (MR-STFT 2.026 → 1.953) | 0.931 / 0.914 / **0.908** | 0.758 · 0.976 · 0.393 · 0.907 | **0.711** · **0.905** · 0.368 · 0.907 |
+| 0 | 76% · prior~teacher −0.060 | 0.791 → 0.742 (MR-STFT 2.014 → 1.964) | 0.926 / 0.920 / **0.906** | 0.766 · 0.996 · 0.392 · 0.880 | **0.712** · **0.908** · 0.351 · **0.947** |
+| 1 | 72% · prior~adversarial −0.185 | 0.812 → 0.749 (MR-STFT 2.059 → 1.999) | 0.948 / 0.925 / **0.912** | 0.725 · 0.943 · 0.422 · 0.893 | **0.718** · **0.919** · 0.398 · **0.907** |
+| 2 | 71% · prior~adversarial −0.056 | 0.811 → 0.745 (MR-STFT 2.063 → 1.965) | 0.937 / 0.927 / **0.922** | 0.729 · 0.956 · 0.413 · 0.893 | **0.723** · **0.917** · 0.351 · **0.947** |
+| 3 | 74% · prior~teacher −0.056 | 0.798 → 0.753 (MR-STFT 2.020 → 1.958) | 0.968 / 0.961 / **0.927** | 0.731 · 0.984 · 0.396 · **0.933** | **0.728** · **0.952** · 0.372 · 0.920 |
+| 4 | 74% · prior~adversarial −0.061 | 0.773 → 0.734 (MR-STFT 2.012 → 1.962) | 0.925 / 0.907 / **0.900** | 0.741 · 0.960 · 0.408 · 0.893 | **0.707** · **0.900** · 0.366 · **0.947** |
+
+C13, C14 and C15 hold in every seed. (On an AMD EPYC, 2026-11-30, they held in every seed too:
+the teacher's share 73–78%, the polish 0.02–0.09 mel, replay's margins 0.004–0.028.)
 
 - **C13 holds in every seed, and by ownership, not by opposition.** The teacher (phone posteriors,
-  KL, weight 3) holds three quarters of the encoder's gradient in the blend (73–79%). The negative
-  mean cosines all involve the KL prior, whose share is about 0.01%. Reconstruction, teacher and
-  adversarial gradients point the same way (cosines +0.01 to +0.44). So the blend's problem here is
-  not a tug of war: one loss quietly owns the latent.
-- **C14 holds in every seed.** The 100-step polish lowers the oracle's mel distance by 0.02–0.08
-  and its MR-STFT distance by 0.04–0.09, and no latent number changes (max |Δz| = 0). With 50 polish
-  steps (the earlier schedule) C14 held in 4 of 5 seeds: seed 0's MR-STFT distance rose by 0.013.
-  Part of the gain is simply more decoder training: the control of section 5 keeps improving the
-  oracle too. What the frozen encoder buys is that the gain costs the generator nothing. A
-  predictor trained on phase 2's latents is still valid after phase 3.
-- **C15 holds in every seed**, but its margin over the equal-steps control is small: 0.020, 0.013,
-  0.005, 0.033 and 0.007 mel in seeds 0–4. Replay costs some oracle quality, since half of its
+  KL, weight 3) holds about three quarters of the encoder's gradient in the blend (71–76%). The
+  negative mean cosines all involve the KL prior, whose share is about 0.01%. Reconstruction,
+  teacher and adversarial gradients point the same way. So the blend's problem here is not a tug
+  of war: one loss quietly owns the latent.
+- **C14 holds in every seed.** The 100-step polish lowers the oracle's mel distance by 0.04–0.07
+  and its MR-STFT distance by 0.05–0.10, and no latent number changes (max |Δz| = 0). With 50
+  polish steps (an earlier schedule) C14 held in 4 of 5 seeds: seed 0's MR-STFT distance rose by
+  0.013. Part of the gain is simply more decoder training: the control of section 5 keeps
+  improving the oracle too. What the frozen encoder buys is that the gain costs the generator
+  nothing. A predictor trained on phase 2's latents is still valid after phase 3.
+- **C15 holds in every seed**, but its margin over the equal-steps control is small: 0.014, 0.013,
+  0.005, 0.034 and 0.007 mel in seeds 0–4. Replay costs some oracle quality, since half of its
   batches are ẑ.
-- **Blend vs staged** at equal steps: the staged model has the better D(ẑ) in every seed, the better
-  oracle in four, and a speaker probe as good or better in every seed. The blend has the better
-  content probe: its teacher pushed for 450 steps instead of 140.
-- Phase 5's gate kept the joint tune in every seed (CKA to its start 0.995–0.998, gate 0.95).
-- These runs use the seeded projection head of the teacher coupling (`TeacherAlignment(seed=)`).
-  Before it was seeded, a first run (teacher trained) and a re-run (teacher loaded) trained
-  different coupled encoders from the same seed.
+- **Blend vs staged** at equal steps: the staged model has the better D(ẑ) and the better oracle in
+  every seed, and the better speaker probe in four (seed 3: 0.920 against 0.933). The blend has the
+  better content probe in every seed: its teacher pushed for 450 steps instead of 140.
+- Phase 5's gate kept the joint tune in every seed (CKA to its start 0.997–0.999, gate 0.95).
+- The teacher coupling's projection head is seeded (`TeacherAlignment(seed=)`). Before it was, a
+  first run (teacher trained) and a re-run (teacher loaded) trained different coupled encoders from
+  the same seed.
 - Time: see the README's syllabus (`benchmarks/bench_notebooks.py`, first run and cached).
 
 What would make the C15 margin clear: more replay steps, or a predictor whose errors are larger

@@ -299,38 +299,38 @@ print(f"notebook 08 ran in {(time.time() - t_start) / 60:.1f} min (preset {prese
 md("""
 ## What we measured
 
-`cpu` preset, 2 CPU cores, seeds 0–4, each run alone on the machine from an empty checkpoint cache
-for its seed: 2.8–3.1 minutes a run (training the card's encoder, 400 steps: 73 s; the whole card:
-about 2 minutes; the two-process scale-out demo: 24 s). Mel distances on 8 new sentences of the
-training voices, lower is better.
+`cpu` preset, 2 CPU cores (an Intel Xeon, 2026-12-07), seeds 0–4 (seed 4 in the benchmark's first
+run of the same code). Mel distances on 8 new sentences of the training voices, lower is better;
+the channel columns: what muting the card's 8 widest (and 8 narrowest) latent channels costs, and
+how much of the gap repairing the 8 widest channels of ẑ gives back.
 
-**Re-run** (2026-11-29, the current code, each seed from an empty checkpoint cache): C18 holds in
-every seed again: gap 0.124–0.133 mel, STOI drop 0.056–0.061, noise share of the gap 0.07–0.09,
-content 0.27–0.29 / speaker 0.73–0.81 above chance, degraded input 1.40–1.48 against 1.20. The
-table below is from an earlier run (earlier code, possibly another machine of the same kind).
-
-| seed | D(E(x)) → D(ẑ) | gap (≥ 0.1) | STOI drop (≥ 0.03) | noise share of the gap (< 0.5) | content / speaker probe above chance (≥ 0.2) | degraded input: codec / do nothing | C18 |
-|---|---|---|---|---|---|---|---|
-| 0 | 0.721 → 0.846 | 0.125 | 0.056 | 0.08 | 0.27 / 0.78 | 1.449 / 1.204 | ✓ |
-| 1 | 0.733 → 0.854 | 0.122 | 0.060 | 0.09 | 0.27 / 0.80 | 1.412 / 1.204 | ✓ |
-| 2 | 0.722 → 0.851 | 0.128 | 0.061 | 0.07 | 0.28 / 0.79 | 1.406 / 1.204 | ✓ |
-| 3 | 0.723 → 0.851 | 0.128 | 0.060 | 0.09 | 0.29 / 0.80 | 1.466 / 1.204 | ✓ |
-| 4 | 0.737 → 0.875 | 0.138 | 0.062 | 0.07 | 0.28 / 0.82 | 1.428 / 1.204 | ✓ |
+| seed | D(E(x)) → D(ẑ) | gap (≥ 0.1) | STOI drop (≥ 0.03) | noise share of the gap (< 0.5) | content / speaker probe above chance (≥ 0.2) | degraded input: codec / do nothing | 8 widest channels: mute · repair | 8 narrowest: mute | C18 |
+|---|---|---|---|---|---|---|---|---|---|
+| 0 | 0.723 → 0.850 | 0.126 | 0.060 | 0.07 | 0.27 / 0.73 | 1.451 / 1.204 | 0.124 · 35% | 0.001 | ✓ |
+| 1 | 0.714 → 0.845 | 0.131 | 0.065 | 0.07 | 0.27 / 0.81 | 1.426 / 1.204 | 0.082 · 29% | 0.003 | ✓ |
+| 2 | 0.721 → 0.856 | 0.136 | 0.063 | 0.07 | 0.28 / 0.76 | 1.447 / 1.204 | 0.192 · 41% | 0.002 | ✓ |
+| 3 | 0.736 → 0.854 | 0.118 | 0.052 | 0.08 | 0.28 / 0.83 | 1.408 / 1.204 | 0.211 · 37% | 0.003 | ✓ |
+| 4 | 0.731 → 0.865 | 0.134 | 0.057 | 0.07 | 0.28 / 0.82 | 1.439 / 1.204 | 0.084 · 31% | 0.003 | ✓ |
 
 - **C18 holds in every seed.** The card finds notebook 03's gap (0.12–0.14 mel against 03's
-  0.22–0.25 for its plain codec, which trained 500 steps without a KL), and 03's reading of it:
-  noise the size of the predictor's errors costs 7–9 % of the gap, so the errors are structured
+  0.23–0.24 for its plain codec, which trained 500 steps without a KL), and 03's reading of it:
+  noise the size of the predictor's errors costs 7–8 % of the gap, so the errors are structured
   (over-smoothed latents), and projecting ẑ back toward the manifold recovers nothing.
-- Its ledger finds what notebook 05's acoustic-only codec showed: phones (0.27–0.29 above chance,
-  on voices the encoder never heard) and the voice (0.78–0.82) both present; the room and the noise
+- Its channel table finds 03's other reading: the sound sits in a few channels (muting the 8 widest
+  of 64 costs 0.08–0.21 mel, the 8 narrowest at most 0.003), but those channels of ẑ hold only
+  29–41% of the gap: the predictor's errors cost across many channels at once.
+- Its ledger finds what notebook 05's acoustic-only codec showed: phones (0.27–0.28 above chance,
+  on voices the encoder never heard) and the voice (0.73–0.83) both present; the room and the noise
   type present too, and the relative pitch contour nearly absent from a linear probe (R² 0.03–0.05).
-- On degraded input the neutral codec is *worse than doing nothing* (1.41–1.47 against 1.20), as
+- On degraded input the neutral codec is *worse than doing nothing* (1.41–1.45 against 1.20), as
   notebook 07 found: it encodes the damage faithfully and decodes it badly. Only band-limited input
   comes out slightly closer to the clean sentence than it went in.
-- The gap is the smallest of the four margins: 0.12 against the 0.1 bar. A longer budget narrows
-  the oracle and widens the gap in relative terms (notebook 03 at 500 steps: 0.22–0.25).
-- The two-process run matches the one-process run to a largest weight difference of 1.1e-4 after 3
+- The gap is the smallest of the four margins: 0.118–0.136 against the 0.1 bar. A longer budget
+  narrows the oracle and widens the gap in relative terms (notebook 03 at 500 steps: 0.23–0.24).
+- The two-process run matches the one-process run to a largest weight difference of 1.4e-5 after 3
   steps (the unit test measures 7e-5 on its fake corpus and allows 5e-4).
+- An earlier run (AMD EPYC, 2026-11-29, the card without its channel table) held in every seed
+  too, with the gap at 0.122–0.138.
 
 On a folder we did not make (Debian's sound themes, 102 sounds), the card takes 98 s in `cpu`: the
 AR predictor's gap is 0.27 mel, again mostly structured (calibrated noise costs 24 % of it), and
