@@ -142,11 +142,17 @@ def spectrogram_png_html(x: torch.Tensor, sample_rate: int = SAMPLE_RATE, title:
     fig = Figure(figsize=figsize)
     ax = fig.subplots()
     plots.spectrogram(x.detach().cpu(), sample_rate, ax=ax, title=title, n_fft=n_fft, hop=max(1, n_fft // 4))
+    return _figure_img(fig, title or "spectrogram")
+
+
+def _figure_img(fig, alt: str) -> str:
+    """A bare ``Figure`` as an embedded-PNG ``<img alt=...>`` (tight layout, 80 dpi): what the
+    widgets' views are drawn into."""
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=80)
     data = base64.b64encode(buf.getvalue()).decode()
-    return f'<img alt="{html.escape(title or "spectrogram")}" src="data:image/png;base64,{data}"/>'
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"/>'
 
 
 def clip_html(x: torch.Tensor, sample_rate: int = SAMPLE_RATE, title: str = "") -> str:
@@ -416,11 +422,7 @@ def sweep_curve_png_html(scores, point=None, path=None, ylabel: str = "", title:
     ax.set_xticks(x, [str(v) for v in scores.index], fontsize=8)
     ax.set(ylabel=ylabel, title=title)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    data = base64.b64encode(buf.getvalue()).decode()
-    return f'<img alt="{html.escape(title or "sweep")}" src="data:image/png;base64,{data}"/>'
+    return _figure_img(fig, title or "sweep")
 
 
 class SweepDial(_Shown):
