@@ -15,7 +15,8 @@ only the encoder.  Then a difference in predicted-latent quality is the encoder'
   text (a per-token TTS generator in miniature).
 - ``TextConditioner``: the text encoder both share (phones, durations, speaker -> features per slot).
 - ``sweep_point``: one point of a fixed-generator sweep (train or load a codec, study it with the
-  fixed predictor, score D(E(x)) and D(ẑ)): notebook 04's rows and its workshop app's dial.
+  fixed predictor, score D(E(x)) and D(ẑ)): notebook 04's rows; ``rate_sweep`` runs 04's rate curve
+  from one plain start, ``dial_inputs`` turns its points into what ``widgets.sweep_dial`` plays.
 
 Latents are standardised per channel (``LatentStats``) before prediction so that the losses of
 different encoders are comparable: a normalised MSE of 1.0 means "no better than the mean".
@@ -744,3 +745,26 @@ def sweep_point(preset, corpus, task: SpeechTask, budget: PredictorConfig, head:
            "oracle STOI": oracle["stoi"], "predictor nMSE": st.nmse, "D(ẑ) mel": predicted["mel_dist"],
            "D(ẑ) STOI": predicted["stoi"], "gap mel": predicted["gap"]}
     return SweepPoint(run, st, paths, row)
+
+
+def rate_sweep(sweep: dict, corpus, task: SpeechTask, budget: PredictorConfig, head: str = "flow",
+               seed: int = 0, root=None, progress: bool = True) -> dict[str, SweepPoint]:
+    """Notebook 04's rate curve: ``sweep`` (label -> preset, ``presets.ownership_sweep``'s first
+    dict, the plain codec last) trained from one start, the plain codec's own run, so every point
+    gets the same start and differs only in its rate limit; each point a ``sweep_point`` with
+    ``head``.  Notebook 04 and its workshop app call this, so the app loads 04's checkpoints."""
+    from tqdm.auto import tqdm
+
+    start = training.train_or_load(list(sweep.values())[-1], corpus=corpus, root=root, progress=False)
+    return {label: sweep_point(p, corpus, task, budget, head=head, init=start, seed=seed, root=root)
+            for label, p in tqdm(sweep.items(), desc="rate sweep", disable=not progress)}
+
+
+def dial_inputs(points: dict[str, SweepPoint], i: int = 0, metric: str = "STOI"):
+    """What ``widgets.sweep_dial`` plays and draws for a sweep: (point -> clip ``i`` through both
+    decode paths, a DataFrame of ``metric`` per point and path)."""
+    import pandas as pd
+
+    clips = {label: pt.listen(i) for label, pt in points.items()}
+    scores = pd.DataFrame({label: pt.score(metric) for label, pt in points.items()}).T
+    return clips, scores

@@ -337,3 +337,24 @@ def test_sweep_point_scores_both_paths_and_loads_on_a_rerun(fake_corpus, tmp_pat
     assert again.run.info["loaded"] and again.study.loaded and again.row == row
     plain = P.sweep_point(p, fake_corpus, task, TINY, root=tmp_path)
     assert plain.run.info["loaded"] and plain.row["KL nats/s"] == np.inf  # the start itself: no rate limit
+
+
+def test_rate_sweep_starts_every_point_from_the_plain_codec_and_feeds_the_dial(fake_corpus, tmp_path):
+    from course_lib import presets, training
+
+    p = presets.get("smoke")
+    p = replace(p, model=ModelConfig(latent_rate=25.0, width=8, **SMALL),
+                train=replace(p.train, steps=4, batch_size=2, checkpoint_every=4, warmup=1))
+    sweep = {"target 500": replace(p, model=replace(p.model, bottleneck="target_kl", target_kl=500.0)),
+             "plain": p}
+    task = P.speech_task(fake_corpus, "smoke", 2)
+    points = P.rate_sweep(sweep, fake_corpus, task, TINY, head="regression", root=tmp_path, progress=False)
+    assert list(points) == ["target 500", "plain"]
+    start = training.train_or_load(p, corpus=fake_corpus, root=tmp_path, progress=False)
+    assert start.info["loaded"]  # the plain codec trained once, as the start
+    alone = P.sweep_point(sweep["target 500"], fake_corpus, task, TINY, init=start, root=tmp_path)
+    assert alone.run.info["loaded"] and alone.row == points["target 500"].row  # the same key: loaded
+    clips, scores = P.dial_inputs(points, 0, "mel")
+    assert list(clips) == list(points) == list(scores.index)
+    assert torch.equal(clips["plain"][decode_paths.PREDICTED], points["plain"].paths[decode_paths.PREDICTED][0])
+    assert scores.loc["plain", decode_paths.ORACLE] == points["plain"].row["oracle mel"]

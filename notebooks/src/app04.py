@@ -22,8 +22,7 @@ the rate rises, and the generator's drafts do not follow it.
 """)
 code('''
 import os
-import pandas as pd
-from course_lib import data, predictors, presets, training, widgets
+from course_lib import data, predictors, presets, widgets
 
 preset = presets.resolve(os.environ.get("COURSE_PRESET", "auto"))  # Voilà has no parameters cell: an env var
 seed = int(os.environ.get("COURSE_SEED", "0"))
@@ -32,15 +31,12 @@ plain = list(rate_sweep)[-1]
 corpus = data.ensure_corpus(rate_sweep[plain].corpus)
 task = predictors.speech_task(corpus, preset, min(rate_sweep[plain].eval_clips, 12))  # notebook 04's task
 budget = presets.predictor_budget(preset, seed)
-# the same codecs and predictor as notebook 04's rate sweep, so the same checkpoint keys: loaded, not retrained
-start = training.train_or_load(rate_sweep[plain], progress=False)  # where every rate point starts
-points = {label: predictors.sweep_point(p, corpus, task, budget, head="flow", init=start, seed=seed)
-          for label, p in rate_sweep.items()}
+# notebook 04's rate sweep, the same call: the same checkpoint keys, so loaded, not retrained
+points = predictors.rate_sweep(rate_sweep, corpus, task, budget, head="flow", seed=seed, progress=False)
 ''')
 code('''
 i = 0
-clips = {label: pt.listen(i) for label, pt in points.items()}  # one sentence, both paths, every point
-stoi = pd.DataFrame({label: pt.score("STOI") for label, pt in points.items()}).T
+clips, stoi = predictors.dial_inputs(points, i, "STOI")  # one sentence, both paths, every point
 widgets.players({"reference x": task.refs[i]}, title=f"“{task.eval_rows.iloc[i]['text']}” · {preset} preset")
 ''')
 code('''

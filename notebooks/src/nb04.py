@@ -89,10 +89,9 @@ experiment at this scale:
 code('''
 plain_label = "plain (no limit)"
 base = training.train_or_load(rate_sweep[plain_label], progress=False)  # where every rate point starts
-runs, studies, points = {}, {}, {}
-for label, p in tqdm(rate_sweep.items(), desc="rate sweep"):
-    points[label] = measure(p, head="flow", init=base)
-    runs[label], studies[label] = points[label].run, points[label].study
+points = predictors.rate_sweep(rate_sweep, corpus, task, budget, head="flow", seed=seed)
+runs = {label: pt.run for label, pt in points.items()}
+studies = {label: pt.study for label, pt in points.items()}
 rate_rows = {label: pt.row for label, pt in points.items()}
 rate = pd.DataFrame.from_dict(rate_rows, orient="index")
 print(f"each point: the plain codec's {base.info['preset']['train']['steps']} steps, then "
@@ -120,9 +119,9 @@ projector app of `make workshop` (`workshops/04_rate_app.ipynb`).
 """)
 code('''
 i = 0
-widgets.sweep_dial({label: pt.listen(i) for label, pt in points.items()},
-                   pd.DataFrame({label: pt.score("STOI") for label, pt in points.items()}).T,
-                   title=f"“{eval_rows.iloc[i]['text']}”, lowest rate first", ylabel="STOI (higher is better)")
+clips, stoi = predictors.dial_inputs(points, i, "STOI")  # one sentence, both paths, every point
+widgets.sweep_dial(clips, stoi, title=f"“{eval_rows.iloc[i]['text']}”, lowest rate first",
+                   ylabel="STOI (higher is better)")
 ''')
 code('''
 table = rate.round(4).astype(str).to_dict()
