@@ -6,6 +6,7 @@ the notebook, the claim, the paper it mirrors, its measured effect (mean ± sd o
 many seeds it held in -- "holds" when at least 4 of 5 do.
 
     python -m course_lib.claims_table --preset cpu --out benchmarks/claims.md --readme README.md
+    python -m course_lib.claims_table ... --only 05 06   # rebuild two notebooks' rows, keep the rest
 
 A record's ``measured`` dict differs from claim to claim, so each claim names here the few numbers
 that *are* its effect (``ClaimSpec.effect``), signed so that positive means "in the claimed
@@ -170,9 +171,13 @@ def summarise(records: list[dict], preset: str = "cpu", seeds=SEEDS) -> pd.DataF
     return pd.DataFrame(rows)
 
 
-def keep_previous_rows(table: pd.DataFrame, previous: str) -> tuple[pd.DataFrame, list[str]]:
+def keep_previous_rows(table: pd.DataFrame, previous: str,
+                       only: set[str] | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Claims with no records here ("not run") take their row from ``previous``, the table written
-    before: a run over some notebooks' records must not erase the verdicts of the others.
+    before: a run over some notebooks' records must not erase the verdicts of the others.  With
+    ``only`` (notebook numbers such as ``{"05", "06"}``), every claim of another notebook keeps its
+    previous row too, even where records exist: a checkout that re-ran one seed of 00 has a record
+    for it, and that one seed must not replace a five-seed verdict.
 
     Returns the table and the ids of the rows kept; each kept row still shows its own "last run".
     """
@@ -186,7 +191,8 @@ def keep_previous_rows(table: pd.DataFrame, previous: str) -> tuple[pd.DataFrame
     verdict = cols.index("seeds holding")
     for i, row in table.iterrows():
         prev = old.get(row["claim"])
-        if row["seeds holding"] == "not run" and prev is not None and prev[verdict] != "not run":
+        skipped = only is not None and row["notebook"] not in only
+        if (row["seeds holding"] == "not run" or skipped) and prev is not None and prev[verdict] != "not run":
             table.loc[i, cols] = prev
             kept.append(row["claim"])
     return table, kept
@@ -213,11 +219,22 @@ def main(argv=None) -> int:
     ap.add_argument("--claims-dir", type=Path, default=None)
     ap.add_argument("--readme", type=Path, default=None,
                     help="also write the table into this file's <!-- claims:begin/end --> block")
+    ap.add_argument("--only", nargs="+", metavar="NN", default=None,
+                    help="rebuild only these notebooks' rows (e.g. --only 05 06); the others keep their rows "
+                         "from --out, whatever records this checkout has for them")
     args = ap.parse_args(argv)
+    only = None
+    if args.only is not None:
+        only = {n.zfill(2) for n in args.only}
+        unknown = only - {spec.notebook for spec in SPECS}
+        if unknown:
+            ap.error(f"--only: no claims in notebook(s) {', '.join(sorted(unknown))}; "
+                     f"claims live in {', '.join(sorted({spec.notebook for spec in SPECS}))}")
     table = summarise(read_records(args.claims_dir), args.preset)
-    table, kept = keep_previous_rows(table, args.out.read_text(encoding="utf-8") if args.out.exists() else "")
+    table, kept = keep_previous_rows(table, args.out.read_text(encoding="utf-8") if args.out.exists() else "", only)
     if kept:
-        print(f"no records for {', '.join(kept)} here: kept their rows from {args.out}")
+        why = "outside --only or no records here" if only is not None else "no records here"
+        print(f"kept the rows of {', '.join(kept)} from {args.out} ({why})")
     readme = None
     if args.readme is not None:  # fail before writing anything if the README has no block for it
         readme = replace_marked_block(args.readme.read_text(encoding="utf-8"), "claims",

@@ -87,6 +87,33 @@ def test_a_run_over_some_records_keeps_the_other_claims_rows(tmp_path):
     assert next(line for line in after.splitlines() if line.startswith("| C1 |")).endswith("| not run |  |")
 
 
+def test_only_rebuilds_the_named_notebooks_and_keeps_the_others_even_with_records(tmp_path):
+    """A checkout that re-ran seed 0 of 03 has a record for C4; with --only 06 that one seed must not
+    replace C4's five-seed row, while 06's row is rebuilt from its records."""
+    full, partial, out = tmp_path / "full", tmp_path / "partial", tmp_path / "claims.md"
+    full.mkdir(), partial.mkdir()
+    c14 = {"mel_gain": 0.05, "mrstft_gain": 0.03, "max_abs_change": 0.0}
+    (full / "03.jsonl").write_text("".join(json.dumps(_rec("03", "D(ẑ) is clearly worse", True,
+                                                           {"gap_mel": 0.2, "stoi_drop": 0.1}, s, 1)) + "\n"
+                                           for s in range(5)))
+    (full / "06.jsonl").write_text(json.dumps(_rec("06", "C14 frozen-encoder polish", True, c14, 0, 1)) + "\n")
+    assert ct.main(["--claims-dir", str(full), "--out", str(out)]) == 0
+    c4_before = next(line for line in out.read_text().splitlines() if line.startswith("| C4 |"))
+    assert "5/5 holds" in c4_before
+    (partial / "03.jsonl").write_text(json.dumps(_rec("03", "D(ẑ) is clearly worse", False,
+                                                      {"gap_mel": 0.0, "stoi_drop": 0.0}, 0, 5)) + "\n")
+    (partial / "06.jsonl").write_text("".join(json.dumps(_rec("06", "C14 frozen-encoder polish", True, c14, s, 5))
+                                              + "\n" for s in range(5)))
+    assert ct.main(["--claims-dir", str(partial), "--out", str(out), "--only", "6"]) == 0
+    after = out.read_text().splitlines()
+    assert next(line for line in after if line.startswith("| C4 |")) == c4_before  # kept despite its record
+    assert "| 5/5 holds |" in next(line for line in after if line.startswith("| C14 |"))  # rebuilt
+    assert ct.main(["--claims-dir", str(partial), "--out", str(out)]) == 0  # without --only: replaced
+    assert "0/1 (seeds 0 only)" in next(line for line in out.read_text().splitlines() if line.startswith("| C4 |"))
+    with pytest.raises(SystemExit):  # a notebook without claims is a typo, not an empty rebuild
+        ct.main(["--claims-dir", str(partial), "--out", str(out), "--only", "09"])
+
+
 TWO = {"acoustic only": 0.3, "coupled to the teacher": 0.35, "two-path (acoustic + semantic)": 0.4}
 MEASURED = {  # one measured dict per claim, shaped like the notebooks' check_claim calls
     "C0": {"pan_ild_correlation": 1.0, "f0_median_abs_cents": 11.0},
