@@ -5,6 +5,7 @@
 #   make workshop the slider apps (Voilà) on 127.0.0.1 for a projector
 #   make pretrain train every checkpoint of notebooks 00-02 ahead of time (JOBS=8 on one GPU)
 #   make gpu-kit  pack the corpus and wheels a lent GPU machine needs (.gpukit/; see scripts/gpu_check.sh)
+#   make kit      a room kit: PRESET's corpus + its checkpoints in one file; `make unkit KIT=…` on each laptop
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -12,10 +13,10 @@ PRESET ?= auto
 SEED ?= 0
 PYTEST_NET := --allow-hosts=127.0.0.1,localhost,::1
 
-.PHONY: setup corpus course pretrain test lint unit notebooks-smoke nbval browser workshop claims claims-table lab bench gpu-kit clean
+.PHONY: setup corpus course pretrain test lint unit notebooks-smoke nbval browser workshop claims claims-table lab bench gpu-kit kit unkit clean
 
 setup:
-	@bash scripts/setup.sh
+	@NO_SYSTEM_PACKAGES=$(NO_SYSTEM_PACKAGES) bash scripts/setup.sh
 
 corpus: setup
 	$(PY) data_scripts/build_corpus.py --preset $$($(PY) -c "from course_lib.presets import get; print(get('$(PRESET)').corpus)")
@@ -42,14 +43,16 @@ nbval: notebooks-smoke
 		-p no:cacheprovider build/smoke/*.ipynb
 
 # every notebook in cpu over seeds 0-4 (about 3.5 h on 2 cores), then the table of claims; a claim that
-# does not hold stops its notebook but not the run.  `make claims-table` only rebuilds the table.
+# does not hold stops its notebook but not the run.  `make claims-table` only rebuilds the table;
+# `make claims-table ONLY="05 06"` rebuilds those notebooks' rows and keeps every other row as it is.
 claims: setup
 	for s in 0 1 2 3 4; do $(PY) -m course_lib.run_notebooks --preset cpu --seed $$s --out build/claims-run/seed$$s \
 		--keep-going; done
 	$(MAKE) --no-print-directory claims-table
 
 claims-table: setup
-	$(PY) -m course_lib.claims_table --preset cpu --out benchmarks/claims.md --readme README.md
+	$(PY) -m course_lib.claims_table --preset cpu --out benchmarks/claims.md --readme README.md \
+		$(if $(ONLY),--only $(ONLY))
 
 # headless Chromium drives the Voilà slider app (it loads the smoke codec of notebook 03, or trains it)
 browser: setup
@@ -88,6 +91,15 @@ bench: setup
 gpu-kit: setup
 	$(PY) data_scripts/build_corpus.py --preset cpu
 	$(PY) scripts/gpu_kit.py
+
+# a room kit: the corpus of PRESET and every checkpoint trained on it, in one file for other laptops
+# (build/kit-<preset>-<corpus hash>.tar); `make unkit KIT=…` installs one (checked, never over another corpus)
+kit: corpus
+	$(PY) scripts/room_kit.py pack --preset $(PRESET)
+
+unkit: setup
+	@[ -n "$(KIT)" ] || { echo "make unkit KIT=path/to/kit-….tar (the file make kit wrote)" >&2; exit 2; }
+	$(PY) scripts/room_kit.py unpack "$(KIT)"
 
 clean:
 	rm -rf build

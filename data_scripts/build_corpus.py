@@ -179,8 +179,9 @@ def require_tools() -> dict[str, str]:
         import parselmouth  # noqa: F401
     except ImportError:
         problems.append("parselmouth not found: pip install praat-parselmouth")
-    if problems:
-        raise MissingToolError("; ".join(problems))
+    if problems:  # where the packages cannot be installed at all, a room kit brings a rendered corpus
+        raise MissingToolError("; ".join(problems) + " (or, where these cannot be installed, unpack a room kit "
+                               "made on a machine that has them: make unkit KIT=…)")
     return tools
 
 

@@ -8,11 +8,19 @@ PY=${PYTHON:-python3}
 VENV=${VENV:-.venv}
 
 # 1. System packages (the corpus renders speech with festival/flite and music with fluidsynth).
+#    NO_SYSTEM_PACKAGES=1 skips them: a laptop that cannot install them (macOS, say) takes its corpus
+#    and checkpoints from a room kit instead (`make unkit KIT=…`, scripts/room_kit.py).
+#    The choice is remembered in the venv, so later `make` targets need not repeat it.
+[ -f "$VENV/.no-system-packages" ] && NO_SYSTEM_PACKAGES=1
 missing=()
+if [ "${NO_SYSTEM_PACKAGES:-0}" = 1 ]; then
+  echo "NO_SYSTEM_PACKAGES=1 (kept in $VENV/.no-system-packages; delete it to check again): not checking" \
+       "apt.txt; without those packages this machine cannot render a corpus: unpack a room kit (make unkit KIT=…)"
+fi
 while read -r pkg; do
   [ -z "$pkg" ] && continue
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
-done < <(grep -hv '^#' apt.txt apt-test.txt)  # apt-test.txt: the browser test's headless Chromium
+done < <([ "${NO_SYSTEM_PACKAGES:-0}" = 1 ] || grep -hv '^#' apt.txt apt-test.txt)  # apt-test.txt: the browser test's Chromium
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "installing Debian packages: ${missing[*]}"
@@ -20,13 +28,15 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   else
     echo "missing system packages: ${missing[*]}" >&2
-    echo "install them with: sudo apt-get install ${missing[*]}  (or use conda/Binder: environment.yml + apt.txt)" >&2
+    echo "install them with: sudo apt-get install ${missing[*]}  (or use conda/Binder: environment.yml + apt.txt;" \
+         "or, where they cannot be installed, run with NO_SYSTEM_PACKAGES=1 and unpack a room kit: make unkit KIT=…)" >&2
     exit 1
   fi
 fi
 
 # 2. Virtual environment with torch first (pinned; pip takes it from the local wheel cache when present).
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+[ "${NO_SYSTEM_PACKAGES:-0}" = 1 ] && touch "$VENV/.no-system-packages"
 stamp="$VENV/.course-installed"
 want="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then

@@ -293,7 +293,7 @@ def test_missing_tool_names_the_debian_package(tmp_path, monkeypatch, capsys):
     assert not (tmp_path / "c").exists()
     assert bc.main(["--preset", "smoke", "--out", str(tmp_path / "c")]) == 2
     err = capsys.readouterr().err
-    assert "apt-get install flite" in err and "apt-get install festival" in err
+    assert "apt-get install flite" in err and "apt-get install festival" in err and "make unkit KIT=" in err
     assert len(err.strip().splitlines()) == 1
 
 
