@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import io
 import json
 import os
 import shutil
@@ -129,7 +130,7 @@ def pack(preset: str, out: Path | None = None, corpus: Path | None = None, check
             blob = json.dumps(index, indent=1).encode()
             info = tarfile.TarInfo(INDEX)  # first, so unpack reads it before any file
             info.size, info.mtime = len(blob), int(time.time())
-            tar.addfile(info, _BytesReader(blob))
+            tar.addfile(info, io.BytesIO(blob))
             for name, p in _bar(files, progress, "packing"):
                 tar.add(p, arcname=name, recursive=False)
 
@@ -146,17 +147,6 @@ def _bar(items, progress: bool, desc: str):
     from tqdm.auto import tqdm
 
     return tqdm(items, desc=desc, unit="file")
-
-
-class _BytesReader:
-    def __init__(self, blob: bytes):
-        self.blob, self.pos = blob, 0
-
-    def read(self, n: int = -1) -> bytes:
-        n = len(self.blob) - self.pos if n < 0 else n
-        chunk = self.blob[self.pos:self.pos + n]
-        self.pos += len(chunk)
-        return chunk
 
 
 def read_index(tar: tarfile.TarFile, kit: Path) -> dict:

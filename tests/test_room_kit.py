@@ -3,6 +3,7 @@ training; a damaged, foreign or clashing kit stops before it writes anything."""
 
 import hashlib
 import importlib
+import io
 import json
 import tarfile
 from dataclasses import replace
@@ -135,7 +136,7 @@ def test_what_is_not_a_kit_gets_a_clear_error(teacher_room, tmp_path):
         blob = json.dumps(index).encode()
         info = tarfile.TarInfo("kit.json")
         info.size = len(blob)
-        dst.addfile(info, kit_mod._BytesReader(blob))
+        dst.addfile(info, io.BytesIO(blob))
     with pytest.raises(kit_mod.KitError, match="outside the kit"):
         kit_mod.unpack(sneaky, data_root, ck, progress=False)
     assert not data_root.exists() and not ck.exists()
