@@ -60,7 +60,7 @@ browser: setup
 
 # the slider apps for a projector: Voilà on 127.0.0.1 (PORT=8866), cached checkpoints of PRESET
 workshop: corpus
-	@echo "Voilà: open http://127.0.0.1:$${PORT:-8866}/ (run notebooks 03 and 04, or make course, first: the apps load their models)"
+	@echo "Voilà: open http://127.0.0.1:$${PORT:-8866}/ (run notebooks 03 and 04, or make course, first, or make unkit: the apps load their models)"
 	cd workshops && COURSE_PRESET=$(PRESET) COURSE_SEED=$(SEED) ../$(VENV)/bin/voila --port=$${PORT:-8866} \
 		--no-browser --Voila.ip=127.0.0.1 .
 
