@@ -8,8 +8,8 @@ compare them seed by seed on the same clips.
 ``--set`` changes the preset's recipe (default: the preset as it is), ``--against`` gives the
 recipe to compare with; each is a list of ``field=value`` over ``TrainConfig`` and ``ModelConfig``
 (``steps=900``, ``l1_weight=0.1``, ``dim=256``, ``enc_blocks=(3,3)``).  Why seeds, and why paired:
-on 16 held-out clips one seed's PESQ-wb moves by a few hundredths from float rounding alone (README,
-"single runs are noisy"), which is the size of most recipe changes.  Pairing by seed compares two
+on 16 held-out clips one seed's PESQ-wb moves by a few hundredths from float rounding alone
+(benchmarks/NOTES.md, "single runs are noisy"), which is the size of most recipe changes.  Pairing by seed compares two
 runs that saw the same initial weights and the same batches, so the count of seeds that improved
 means more than a difference of two means.
 
