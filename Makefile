@@ -6,6 +6,7 @@
 #   make pretrain train every checkpoint of notebooks 00-02 ahead of time (JOBS=8 on one GPU)
 #   make gpu-kit  pack the corpus and wheels a lent GPU machine needs (.gpukit/; see scripts/gpu_check.sh)
 #   make kit      a room kit: PRESET's corpus + its checkpoints in one file; `make unkit KIT=…` on each laptop
+#   make doctor   is this machine ready? packages, memory, disk, corpus, cache, and how fast it trains
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -13,7 +14,7 @@ PRESET ?= auto
 SEED ?= 0
 PYTEST_NET := --allow-hosts=127.0.0.1,localhost,::1
 
-.PHONY: setup corpus course pretrain test lint unit notebooks-smoke nbval browser workshop claims claims-table lab bench gpu-kit kit unkit clean
+.PHONY: setup corpus course pretrain test lint unit notebooks-smoke nbval browser workshop claims claims-table lab bench gpu-kit kit unkit doctor clean
 
 setup:
 	@NO_SYSTEM_PACKAGES=$(NO_SYSTEM_PACKAGES) bash scripts/setup.sh
@@ -100,6 +101,10 @@ kit: corpus
 unkit: setup
 	@[ -n "$(KIT)" ] || { echo "make unkit KIT=path/to/kit-….tar (the file make kit wrote)" >&2; exit 2; }
 	$(PY) scripts/room_kit.py unpack "$(KIT)"
+
+# is this machine ready for PRESET (default: what auto picks)? about 8 s; exit status 1 when something must be fixed
+doctor: setup
+	$(PY) scripts/doctor.py --preset $(PRESET)
 
 clean:
 	rm -rf build

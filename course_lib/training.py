@@ -392,6 +392,41 @@ def preset_bank(preset: Preset, corpus: str | os.PathLike) -> data.ClipBank:
                                        phones=preset.model.topology == "phone", hop=preset.model.hop)
 
 
+# Files written last in a checkpoint folder: ``train_or_load`` (and the content teacher) take a folder
+# holding one of these as finished, so anything that copies folders moves them last.
+FINAL_FILES = ("model.pt", "teacher.pt")
+
+
+def trained_on(folder: str | os.PathLike) -> str | None:
+    """The corpus hash a finished checkpoint folder was trained on (None: unfinished or unreadable).
+
+    A codec's folder says it in ``info.json`` beside ``model.pt``; a content teacher's
+    (``teacher-*``) inside ``teacher.pt``."""
+    folder = Path(folder)
+    info, model, teacher = folder / "info.json", folder / "model.pt", folder / "teacher.pt"
+    if model.is_file() and info.is_file():
+        try:
+            return json.loads(info.read_text()).get("corpus_hash")
+        except ValueError:
+            return None
+    if teacher.is_file():
+        try:
+            return torch.load(teacher, weights_only=True, map_location="cpu")["info"].get("corpus_hash")
+        except Exception:  # a damaged teacher file counts as unfinished, not as a reason to stop
+            return None
+    return None
+
+
+def cached_folders(corpus_hash: str, root: str | os.PathLike | None = None) -> list[Path]:
+    """Every finished checkpoint folder in the cache (``root``, default ``CHECKPOINT_ROOT``) trained
+    on the corpus with ``corpus_hash``: what a notebook on that corpus can load instead of training."""
+    root = Path(root or CHECKPOINT_ROOT)
+    if not root.is_dir():
+        return []
+    return sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
+                  and trained_on(d) == corpus_hash)
+
+
 def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root: str | os.PathLike | None = None,
                   progress: bool = True, init: TrainedModel | None = None, probe=None,
                   aux: torch.nn.Module | None = None, bank=None, monitor=None) -> TrainedModel:

@@ -19,8 +19,8 @@ were trained on, and a corpus already on the laptop against the kit's (it never 
 Everything lands through temporary names in the target folders, then a rename: an interrupted
 unpack leaves nothing that looks whole and is not.
 
-Stdlib ``tarfile`` (uncompressed: wav and weights hardly compress) and ``hashlib``; nothing here
-trains or imports torch except to read a content teacher's corpus hash.
+Stdlib ``tarfile`` (uncompressed: wav and weights hardly compress) and ``hashlib``; which checkpoint
+folders belong to a corpus, ``training.cached_folders`` says.
 """
 
 from __future__ import annotations
@@ -47,9 +47,6 @@ from data_scripts.build_corpus import up_to_date_hash  # noqa: E402
 
 FORMAT = 1
 INDEX = "kit.json"
-# Files written last in a checkpoint folder: ``train_or_load`` (and the content teacher) take a
-# folder with one of these as finished, so they arrive after everything they need.
-FINAL_FILES = ("model.pt", "teacher.pt")
 
 
 class KitError(RuntimeError):
@@ -72,35 +69,6 @@ def _commit() -> str | None:
         return None
 
 
-def trained_on(folder: Path) -> str | None:
-    """The corpus hash a finished checkpoint folder was trained on (None: unfinished or unknown).
-
-    A codec's folder says it in ``info.json`` (next to ``model.pt``); a content teacher's
-    (``teacher-*``) inside ``teacher.pt``."""
-    info, model, teacher = folder / "info.json", folder / "model.pt", folder / "teacher.pt"
-    if model.is_file() and info.is_file():
-        try:
-            return json.loads(info.read_text()).get("corpus_hash")
-        except ValueError:
-            return None
-    if teacher.is_file():
-        import torch
-
-        try:
-            return torch.load(teacher, weights_only=True, map_location="cpu")["info"].get("corpus_hash")
-        except Exception:  # an unreadable teacher is left out of the kit, not a reason to stop packing
-            return None
-    return None
-
-
-def checkpoint_folders(root: Path, corpus_hash: str) -> list[Path]:
-    """Every finished checkpoint folder under ``root`` trained on the corpus with ``corpus_hash``."""
-    if not root.is_dir():
-        return []
-    return sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith(".")
-                  and trained_on(d) == corpus_hash)
-
-
 def pack(preset: str, out: Path | None = None, corpus: Path | None = None, checkpoints: Path | None = None,
          progress: bool = True) -> Path:
     """Write the kit for ``preset``'s corpus and its checkpoints; returns the kit's path."""
@@ -109,7 +77,7 @@ def pack(preset: str, out: Path | None = None, corpus: Path | None = None, check
     if not up_to_date_hash(corpus, preset, 0):
         raise KitError(f"no complete {preset} corpus at {corpus}: build it first (make corpus PRESET={preset})")
     chash = data.corpus_hash(corpus)
-    folders = checkpoint_folders(checkpoints, chash)
+    folders = training.cached_folders(chash, checkpoints)
     if not folders:
         print(f"no checkpoints trained on this corpus ({chash}) under {checkpoints}: the kit holds the corpus only "
               f"(run `make course PRESET={preset}` first to fill the cache)")
@@ -248,10 +216,11 @@ def _move_checkpoints(staged: Path, checkpoints: Path) -> tuple[int, int]:
     added = present = 0
     for folder in sorted(p for p in staged.iterdir() if p.is_dir()):
         dest = checkpoints / folder.name
-        if any((dest / f).is_file() for f in FINAL_FILES):
+        if any((dest / f).is_file() for f in training.FINAL_FILES):
             present += 1
             continue
-        files = sorted((p for p in folder.rglob("*") if p.is_file()), key=lambda p: (p.name in FINAL_FILES, str(p)))
+        files = sorted((p for p in folder.rglob("*") if p.is_file()),
+                       key=lambda p: (p.name in training.FINAL_FILES, str(p)))  # the final file last
         for p in files:
             out = dest / p.relative_to(folder)
             out.parent.mkdir(parents=True, exist_ok=True)

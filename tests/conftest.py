@@ -61,6 +61,26 @@ def make_fake_corpus(root, n_speech=6, n_music=2, seconds=1.2, sr=16000):
     return root
 
 
+def mark_built(corpus, preset="smoke"):
+    """Give a fake corpus the corpus.json a finished build writes, so the builder counts it as complete
+    and up to date (``build_corpus.up_to_date_hash``) for ``preset``, corpus seed 0."""
+    import hashlib
+    import sys
+
+    from course_lib.data import REPO_ROOT
+
+    if str(REPO_ROOT) not in sys.path:  # data_scripts/ is a folder of scripts beside the package
+        sys.path.insert(0, str(REPO_ROOT))
+    from data_scripts.build_corpus import BUILDER_VERSION
+
+    manifest = (corpus / "manifest.csv").read_bytes()
+    n_clips = len(pd.read_csv(corpus / "manifest.csv"))
+    (corpus / "corpus.json").write_text(json.dumps({"preset": preset, "seed": 0, "builder_version": BUILDER_VERSION,
+                                                    "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
+                                                    "n_clips": n_clips}))
+    return corpus
+
+
 @pytest.fixture()
 def fake_corpus(tmp_path):
     return make_fake_corpus(tmp_path / "corpus")

@@ -1,7 +1,6 @@
 """The room kit: a corpus and its checkpoints packed on one machine load on another without
 training; a damaged, foreign or clashing kit stops before it writes anything."""
 
-import hashlib
 import importlib
 import io
 import json
@@ -11,15 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import load_script, make_fake_corpus
+from conftest import load_script, make_fake_corpus, mark_built
 
 from course_lib import data, presets, training
 from course_lib.models import ModelConfig
 
 REPO = Path(__file__).resolve().parent.parent
 kit_mod = load_script(REPO / "scripts" / "room_kit.py", "room_kit")  # puts the repository on sys.path
-builder = importlib.import_module("data_scripts.build_corpus")
-BUILDER_VERSION, up_to_date_hash = builder.BUILDER_VERSION, builder.up_to_date_hash
+up_to_date_hash = importlib.import_module("data_scripts.build_corpus").up_to_date_hash
 
 
 def tiny_preset():
@@ -29,12 +27,7 @@ def tiny_preset():
 
 
 def as_built(corpus: Path, preset="smoke") -> Path:
-    """Give a fake corpus the corpus.json a real build writes, so it counts as complete and up to date."""
-    manifest = (corpus / "manifest.csv").read_bytes()
-    n = len(data.read_manifest(corpus))
-    (corpus / "corpus.json").write_text(json.dumps({"preset": preset, "seed": 0, "builder_version": BUILDER_VERSION,
-                                                    "manifest_sha256": hashlib.sha256(manifest).hexdigest(),
-                                                    "n_clips": n}))
+    corpus = mark_built(corpus, preset)
     assert up_to_date_hash(corpus, preset, 0)
     return corpus
 

@@ -330,3 +330,19 @@ def test_gating_summary_finds_both_best_steps_and_what_the_oracle_gained_after()
     framed = pd.DataFrame(log).set_index("step").assign(flow=[1.2, 1.0, 0.95, 0.99])
     f = training.gating_summary(framed, "flow")  # another probe's column, a DataFrame log
     assert f["best_generation_step"] == 150 and f["oracle_gain_after"] == pytest.approx(0.05)
+
+
+def test_cached_folders_are_the_finished_ones_of_this_corpus(tmp_path):
+    root = tmp_path / "ck"
+    for name, files in {"mine": {"model.pt": b"w", "info.json": '{"corpus_hash": "aaaa"}'},
+                        "other": {"model.pt": b"w", "info.json": '{"corpus_hash": "bbbb"}'},
+                        "unfinished": {"last.pt": b"half", "info.json": '{"corpus_hash": "aaaa"}'},
+                        "broken": {"model.pt": b"w", "info.json": "{not json"},
+                        ".kit-staging": {"model.pt": b"w", "info.json": '{"corpus_hash": "aaaa"}'}}.items():
+        (root / name).mkdir(parents=True)
+        for f, content in files.items():
+            (root / name / f).write_bytes(content if isinstance(content, bytes) else content.encode())
+    (root / "teacher-x").mkdir()
+    torch.save({"model": {}, "info": {"corpus_hash": "aaaa"}}, root / "teacher-x" / "teacher.pt")
+    assert [p.name for p in training.cached_folders("aaaa", root)] == ["mine", "teacher-x"]
+    assert training.cached_folders("aaaa", tmp_path / "absent") == []
