@@ -90,6 +90,7 @@ import pandas as pd
 import soundfile as sf
 
 from course_lib import audio, data
+from course_lib.files import file_hash
 
 LAYOUTS = ("course", "folder", "libritts", "vctk", "musdb18")
 # .oga is Ogg audio too (the freedesktop sound theme ships its sounds as .oga)
@@ -220,14 +221,6 @@ def _read_text(files: tuple[Path, ...]) -> str:
             except OSError:
                 return ""
     return ""
-
-
-def _sha1(path: Path) -> str:
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 # --- detection --------------------------------------------------------------------------------------
@@ -499,7 +492,7 @@ def _measure(root: Path, e: _Entry, check: bool) -> dict | str:
         except Exception as err:  # decoded a moment ago, so unlikely
             return f"{e.rel}: header cannot be read ({_one_line(err)})"
         channels, frames = int(x.shape[0]), int(x.shape[1])
-        sha1 = _sha1(path)
+        sha1 = file_hash(path, "sha1")
     else:
         try:
             info = sf.info(str(path))

@@ -6,6 +6,7 @@ old file or the complete new one, never half a checkpoint, wav or manifest.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Callable
@@ -29,6 +30,16 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None], suffix: 
         if os.path.exists(tmp):
             os.unlink(tmp)
     return path
+
+
+def file_hash(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """The hex digest of a file's bytes, read 1 MiB at a time (``hashlib.file_digest`` does this from
+    Python 3.11; the package still installs on 3.10)."""
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def block_markers(name: str) -> tuple[str, str]:

@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from course_lib import data, training  # noqa: E402
-from course_lib.files import atomic_write  # noqa: E402
+from course_lib.files import atomic_write, file_hash  # noqa: E402
 from data_scripts.build_corpus import up_to_date_hash  # noqa: E402
 
 FORMAT = 1
@@ -51,14 +51,6 @@ INDEX = "kit.json"
 
 class KitError(RuntimeError):
     """The kit cannot be packed or unpacked here; the message says why and what to do."""
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _commit() -> str | None:
@@ -90,7 +82,7 @@ def pack(preset: str, out: Path | None = None, corpus: Path | None = None, check
              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "checkpoint_folders": len(folders),
              "files": {}}
     for name, p in _bar(files, progress, "hashing"):
-        index["files"][name] = {"size": p.stat().st_size, "sha256": _sha256(p)}
+        index["files"][name] = {"size": p.stat().st_size, "sha256": file_hash(p)}
     out = Path(out) if out is not None else REPO / "build" / f"kit-{preset}-{chash}.tar"
 
     def write(tmp: str) -> None:

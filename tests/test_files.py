@@ -38,3 +38,13 @@ def test_replace_marked_block():
     for bad in ("no markers", "<!-- t:end --> <!-- t:begin -->", text + text):
         with pytest.raises(ValueError, match="t:begin"):
             files.replace_marked_block(bad, "t", "x")
+
+
+def test_file_hash_matches_hashlib_over_several_blocks(tmp_path):
+    import hashlib
+
+    blob = os.urandom(3 * (1 << 20) + 17)  # more than one 1 MiB block, and a short last one
+    path = tmp_path / "blob.bin"
+    path.write_bytes(blob)
+    assert files.file_hash(path) == hashlib.sha256(blob).hexdigest()
+    assert files.file_hash(path, "sha1") == hashlib.sha1(blob).hexdigest()
