@@ -39,9 +39,17 @@ notebooks-smoke: setup
 	$(PY) data_scripts/build_corpus.py --preset smoke
 	PYTHONPATH=$(CURDIR)/tests/netguard $(PY) -m course_lib.run_notebooks --preset smoke --seed 0 --out build/smoke
 
+# nbval re-executes the smoke notebooks on a laptop made from a room kit: the smoke corpus and checkpoints
+# packed, unpacked into empty folders, no corpus renderer on PATH; then `verify` fails if anything trained
+ROOM := build/kit-room
+ROOM_ENV := COURSE_DATA=$(CURDIR)/$(ROOM)/data COURSE_CHECKPOINTS=$(CURDIR)/$(ROOM)/checkpoints
 nbval: notebooks-smoke
-	PYTHONPATH=$(CURDIR)/tests/netguard $(VENV)/bin/pytest $(PYTEST_NET) -q --nbval-lax --nbval-kernel-name course \
-		-p no:cacheprovider build/smoke/*.ipynb
+	rm -rf $(ROOM)
+	$(PY) scripts/room_kit.py pack --preset smoke --out $(ROOM)/kit.tar
+	$(ROOM_ENV) $(PY) scripts/room_kit.py unpack $(ROOM)/kit.tar
+	$(ROOM_ENV) PATH=$(CURDIR)/$(VENV)/bin PYTHONPATH=$(CURDIR)/tests/netguard $(VENV)/bin/pytest $(PYTEST_NET) -q \
+		--nbval-lax --nbval-kernel-name course -p no:cacheprovider build/smoke/*.ipynb
+	$(ROOM_ENV) $(PY) scripts/room_kit.py verify $(ROOM)/kit.tar
 
 # every notebook in cpu over seeds 0-4 (about 3.5 h on 2 cores), then the table of claims; a claim that
 # does not hold stops its notebook but not the run.  `make claims-table` only rebuilds the table;

@@ -222,6 +222,39 @@ def _move_checkpoints(staged: Path, checkpoints: Path) -> tuple[int, int]:
     return added, present
 
 
+def verify(kit: Path, checkpoints: Path | None = None) -> list[str]:
+    """What in ``checkpoints`` the kit did not bring: one line per checkpoint folder trained here, per
+    file of the kit changed or gone, per file added to a kit folder (a cache computed here).  Empty:
+    every notebook that ran since the unpack loaded what the kit carries and trained nothing.
+
+    A teacher runs it on one laptop after a dry run of the day's notebooks; ``make test`` runs it
+    after executing the smoke notebooks from an unpacked kit."""
+    checkpoints = Path(checkpoints) if checkpoints is not None else training.CHECKPOINT_ROOT
+    try:
+        with tarfile.open(kit, "r:") as tar:
+            index = read_index(tar, Path(kit))
+    except (tarfile.TarError, OSError) as e:
+        raise KitError(f"{kit} is not a readable kit ({e})") from None
+    kit_files = {n.removeprefix("checkpoints/"): f for n, f in index["files"].items() if n.startswith("checkpoints/")}
+    kit_folders = {n.split("/", 1)[0] for n in kit_files}
+    problems = []
+    for d in training.cached_folders(index["corpus_hash"], checkpoints):
+        if d.name not in kit_folders:
+            problems.append(f"{d.name}: trained here, not in the kit")
+    for name, f in sorted(kit_files.items()):
+        p = checkpoints / name
+        if not p.is_file():
+            problems.append(f"{name}: in the kit, missing here")
+        elif p.stat().st_size != f["size"] or file_hash(p) != f["sha256"]:
+            problems.append(f"{name}: changed since the unpack")
+    for folder in sorted(kit_folders):
+        for p in sorted((checkpoints / folder).rglob("*")):
+            rel = p.relative_to(checkpoints).as_posix()
+            if p.is_file() and rel not in kit_files:
+                problems.append(f"{rel}: written here, not in the kit")
+    return problems
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -230,14 +263,25 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=None, help="default: build/kit-<preset>-<corpus hash>.tar")
     u = sub.add_parser("unpack", help="install a kit's corpus and checkpoints on this machine")
     u.add_argument("kit", type=Path)
+    v = sub.add_parser("verify", help="after running notebooks from an unpacked kit: was anything trained here?")
+    v.add_argument("kit", type=Path)
     args = ap.parse_args(argv)
     try:
         if args.command == "pack":
             from course_lib.presets import get
 
             pack(get(args.preset).corpus, args.out)
-        else:
+        elif args.command == "unpack":
             unpack(args.kit)
+        else:
+            problems = verify(args.kit)
+            for line in problems:
+                print(f"not from the kit: {line}", file=sys.stderr)
+            if problems:
+                print(f"error: {len(problems)} checkpoint files did not come from {args.kit}: a notebook trained or "
+                      "recomputed them (a config changed since the kit was made?)", file=sys.stderr)
+                return 1
+            print(f"every checkpoint in {training.CHECKPOINT_ROOT} came from {args.kit}: nothing was trained here")
     except KitError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

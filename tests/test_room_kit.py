@@ -140,3 +140,29 @@ def test_pack_needs_a_complete_corpus(tmp_path):
     with pytest.raises(kit_mod.KitError, match="make corpus PRESET=smoke"):
         kit_mod.pack("smoke", tmp_path / "kit.tar", corpus=corpus, checkpoints=tmp_path / "ck", progress=False)
     assert not (tmp_path / "kit.tar").exists()
+
+
+def test_verify_says_whether_anything_was_trained_after_the_unpack(teacher_room, tmp_path):
+    data_root, ck = laptop(tmp_path)
+    kit_mod.unpack(teacher_room["kit"], data_root, ck, progress=False)
+    corpus = data_root / "corpus" / "smoke"
+    training.train_or_load(tiny_preset(), corpus=corpus, root=ck, progress=False)  # loads
+    assert kit_mod.verify(teacher_room["kit"], ck) == []
+    # a model the kit lacks is trained here: named
+    other = replace(tiny_preset(), train=replace(tiny_preset().train, seed=1))
+    trained = training.train_or_load(other, corpus=corpus, root=ck, progress=False)
+    problems = kit_mod.verify(teacher_room["kit"], ck)
+    assert problems == [f"{Path(trained.info['dir']).name}: trained here, not in the kit"]
+    # a kit file overwritten, and a file added to a kit folder: both named
+    folder = Path(teacher_room["run"].info["dir"]).name
+    info = ck / folder / "info.json"
+    info.write_text(info.read_text() + " ")
+    (ck / folder / "cache.pt").write_bytes(b"computed here")
+    problems = kit_mod.verify(teacher_room["kit"], ck)
+    assert f"{folder}/info.json: changed since the unpack" in problems
+    assert f"{folder}/cache.pt: written here, not in the kit" in problems
+    (ck / folder / "model.pt").unlink()
+    assert f"{folder}/model.pt: in the kit, missing here" in kit_mod.verify(teacher_room["kit"], ck)
+    # the command line: exit status 1 and the lines on stderr
+    with pytest.raises(SystemExit):
+        kit_mod.main(["verify"])
