@@ -37,7 +37,7 @@ The claim to test: **the interface with the best reconstruction is not the inter
 best predicted-latent quality.**
 """)
 code('''
-preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 5 min) or "gpu"; "auto" picks gpu when CUDA is there
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 4 min on an idle 2-core machine) or "gpu"; "auto" picks gpu when CUDA is there
 seed = 0
 ''', tags=["parameters"])
 md("""
@@ -266,9 +266,9 @@ autoencoder; the README's syllabus has the measured times of the notebook:
 
 **For a generator that samples, the rankings part clearly** (the claim holds in every seed, 0–4,
 by 0.059, 0.049, 0.071, 0.070 and 0.016 STOI). The 50 Hz grid reconstructs best, and the flow head draws its most intelligible speech
-from the phone-aligned interface, 0.059 STOI ahead of the grid's in this seed. Its draws from the grid are
-the *closest* to the true latents (nMSE 0.47 against 1.04), and still the least intelligible of the
-leading three: 50 small frames a second, each drawn with its own error, smear the phones, while one
+from the phone-aligned interface, 0.059 STOI ahead of the grid's in this seed. Its draws from the 50 Hz grid
+are the *closest* to the true latents (nMSE 0.47 against 1.04), and still clearly less intelligible
+than its draws from the phones: 50 small frames a second, each drawn with its own error, smear the phones, while one
 vector per phone keeps each phone's identity even when the vector is off. By mel distance the flow
 head's best is the grid (the same as the oracle's): a sampler's detail costs mel distance wherever
 it lands.
@@ -284,7 +284,12 @@ margins are recorded.
 What the regression head shows clearly: the predicted-latent gap depends on the interface much more
 than the oracle suggests (0.02–0.14 mel). The phone topology loses 40% less to prediction than the
 50 Hz grid; the chunk summary loses almost nothing to prediction because its oracle has little left
-to lose.
+to lose. Its alignment drift (27.6 ms against 2.8–4.7 ms for the others) is mostly the codec's own,
+not the predictor's: scored separately on the same clips with the seed-0 checkpoints behind the
+table (not a column of it), the chunk codec's own `D(E(x))` already drifts 20 ms, against 0.9–2.2 ms
+for the other interfaces, because one vector per 0.32 s tells the decoder only roughly when each sound
+inside the chunk happens, and the DTW path between the decoded speech and `x` wanders off the diagonal
+by that much.
 
 Before the flow head, we tried to make the regression head's rankings part (scripts). The three
 leading interfaces trained 600 steps instead of 200 (2026-11-29, seeds 0 and 1, the same predictor
@@ -308,7 +313,8 @@ script, 2026-11-30, seeds 0–4; 20–35 s a predictor). It got better on every 
 50 Hz grid grew a little: 0.012, 0.001, 0.000, 0.020 and 0.004 (at 300 steps 0.009, 0.000, 0.005,
 0.016 and 0.002): 2 seeds of 5 instead of 1. A better average is still an average.
 
-F0 error is large for every interface (580–640 cents): these small decoders do not yet reproduce
+F0 error is large for every interface (580–770 cents over the runs we have; 616–769 in seed 0's
+table in section 3, the 25 Hz grid the highest): these small decoders do not yet reproduce
 pitch, so prosody drift cannot be separated from reconstruction at this scale.
 
 The takeaway is the essay's first question: not *how good is the autoencoder?* but *what prediction
