@@ -136,19 +136,20 @@ plt.show()
 md("""
 ## 4 · Stereo music: L/R vs mid/side, and pitch
 
-**ILD error** (interaural level difference): per time-frequency bin, how much louder the left is
+**ILD error** (inter-channel level difference): per time-frequency bin, how much louder the left is
 than the right, in dB, compared between the decoded and the original clip. It is the stereo image
 in one number: 0 dB means every instrument sits where it was panned. A large error can mean two
 things, though: an image in the wrong place, or no image at all. **ILD corr** tells them apart: the
 correlation, over the same bins, between the decoded and the original ILD (1 = every bin leans the
 way the original leans, 0 = no relation, which is what a mono copy scores). **Width** is the side/mid
-energy ratio (dB): how much of the sound differs between the ears; a decoder whose channels drift
-apart in phase sounds wide and diffuse. **Chroma error** compares the pitch-class content: the notes.
+energy ratio (dB): how much of the sound differs between the two channels; a decoder whose channels
+drift apart in phase sounds wide and diffuse. **Chroma error** compares the pitch-class content: the
+notes.
 """)
 code('''
 mu = res[res.index.str.startswith("music")].dropna(axis=1, how="all")
 display(mu.round(3))
-# For scale: the ILD error of a copy with no image at all (both ears get the mono mix).
+# For scale: the ILD error of a copy with no image at all (both channels get the mono mix).
 ild_mono = float(np.mean([metrics.ild_error_db(x.mean(dim=0, keepdim=True).expand(2, -1), x) for x in eval_sets["music"]]))
 print(f"a mono copy of each reference (left = right, no stereo image at all): ILD error {ild_mono:.2f} dB")
 fig, axes = plt.subplots(1, 5, figsize=(22, 3.4))
@@ -248,10 +249,10 @@ time on one thread each), 600 per stereo music row (0.5 s crops); 5.3 min on a f
 
 | music row (stereo) | mel distance | ILD error | ILD corr | width error | chroma error |
 |---|---|---|---|---|---|
-| waveform L1 | 1.833 | 8.6 dB | 0.07 | 3.6 dB | **0.64** |
-| L/R mel | 1.025 | 7.6 dB | 0.15 | 6.4 dB | 1.06 |
-| L/R mel + mid/side | 1.034 | **6.2 dB** | **0.19** | **2.4 dB** | 1.06 |
-| L/R mel + CQT | **1.021** | 7.8 dB | 0.10 | 5.7 dB | 1.05 |
+| waveform L1 | 1.833 | 8.6 dB | 0.07 | 3.6 dB | **0.635** |
+| L/R mel | 1.025 | 7.6 dB | 0.15 | 6.4 dB | 1.059 |
+| L/R mel + mid/side | 1.034 | **6.2 dB** | **0.19** | **2.4 dB** | 1.061 |
+| L/R mel + CQT | **1.021** | 7.8 dB | 0.10 | 5.7 dB | 1.053 |
 | *a mono copy of the reference* | – | *9.1 dB* | *0* | – | – |
 
 (Float rounding depends on the machine and on the thread count. The same rows on an AMD EPYC, the
@@ -267,9 +268,10 @@ vs 1.11) at four times their mel distance: near its floor of 1.0, PESQ is noisy,
 which asks for both, held in 4 of 5 seeds (on the AMD EPYC too, where seed 2 was the one that
 failed the same way). Adversarial + feature matching moved the waveform closer (SI-SDR −18 dB
 against −40) at 1.5× the step time, without raising PESQ; 200 steps are too few for a critic to pay
-off on spectral distance. The CQT term did not lower the chroma error at this scale (1.05 vs 1.06);
-the lowest chroma error is the waveform L1 row's (0.64), at nearly twice the others' mel distance,
-so chroma error alone does not rank these decoders.
+off on spectral distance. The CQT term lowered the chroma error only barely (1.053 against 1.059
+for L/R mel alone): a difference of 0.006, too small to count in one seed. The lowest chroma error
+is the waveform L1 row's (0.635), at nearly twice the others' mel distance, so chroma error alone
+does not rank these decoders.
 
 For stereo, a loss on each channel separately leaves the relation *between* the channels unowned:
 the L/R row's channels drift apart in phase (a diffuse, too-wide image: its side channel is as loud

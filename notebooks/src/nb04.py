@@ -21,15 +21,16 @@ None of them is free: each trades reconstruction for something the generator nee
 measures the trade three ways, with the tools of notebook 03 (the same predictor and decode paths):
 
 1. **the rate–distortion curve** — oracle and predicted quality along a target-KL sweep. Target-KL
-   audio VAEs report that the two pull apart and the best downstream point is in the middle;
+   audio VAEs report that the two pull apart (claim **C7a**) and the best downstream point is in the
+   middle (**C7**);
 2. **mean vs sampled targets** — should the predictor learn the posterior mean or samples of it?
    SALAD found that sampled targets help its latent diffusion model, a generator that samples and
-   reads its own samples back;
+   reads its own samples back (**C8**);
 3. **the dashboard** — where the debt sits. An average KL or an average error can hide one channel
-   or one kind of sound that carries most of it.
+   or one kind of sound that carries most of it (**C9**).
 """)
 code('''
-preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 4 min) or "gpu"; "auto" picks gpu when CUDA is there
+preset = "auto"  # "smoke" (CI), "cpu" (about 5 min on an idle 2-core machine) or "gpu"; "auto": gpu if CUDA is there
 seed = 0
 ''', tags=["parameters"])
 md("""
@@ -59,8 +60,9 @@ base = next(iter(rate_sweep.values()))
 corpus = data.ensure_corpus(base.corpus)
 task = predictors.speech_task(corpus, preset, min(base.eval_clips, 12))  # the same task as 01 and 03
 train_rows, eval_rows, vocab, speakers, refs = task.train_rows, task.eval_rows, task.vocab, task.speakers, task.refs
-print(f"preset {preset} · {len(rate_sweep)} rate points + {len(zoo)} bottlenecks · {base.train.steps} steps each · "
-      f"scored on {len(refs)} new sentences")
+print(f"preset {preset} · {len(rate_sweep)} rate points (the plain codec's "
+      f"{list(rate_sweep.values())[-1].train.steps} steps, then {base.train.steps} more each) + {len(zoo)} bottlenecks "
+      f"({next(iter(zoo.values()), base).train.steps} steps each, from scratch) · scored on {len(refs)} new sentences")
 ''')
 code('''
 def measure(p, **kw):
@@ -123,6 +125,11 @@ clips, stoi = predictors.dial_inputs(points, i, "STOI")  # one sentence, both pa
 widgets.sweep_dial(clips, stoi, title=f"“{eval_rows.iloc[i]['text']}”, lowest rate first",
                    ylabel="STOI (higher is better)")
 ''')
+md("""
+**C7a** (Target-KL): the rate that reconstructs best is not the rate a sampler predicts best. Judged
+by STOI, as in notebook 01: the best `D(ẑ)` sits at another point than the best oracle, ahead of that
+point's `D(ẑ)` by at least 0.01 STOI, and not worse by mel.
+""")
 code('''
 table = rate.round(4).astype(str).to_dict()
 split = decode_paths.ranking_split(rate, "oracle STOI", "D(ẑ) STOI")  # the same test as notebook 01's
@@ -140,10 +147,11 @@ _ = check_claim(
     preset=preset, seed=seed)
 ''')
 md("""
-The essay asks for more than rankings that part: the best point for the generator should sit **in the
-middle** of the curve. Too much rate and the latent is hard to predict; too little and the decoder has
-too little to work with. The check below asks for that by mel distance: the best `D(ẑ)` at an interior
-rate, ahead of both ends of the sweep by at least 0.01 mel (less is within the spread of one run).
+**C7**: the essay asks for more than rankings that part: the best point for the generator should
+sit **in the middle** of the curve. Too much rate and the latent is hard to predict; too little and
+the decoder has too little to work with. The check below asks for that by mel distance: the best
+`D(ẑ)` at an interior rate, ahead of both ends of the sweep by at least 0.01 mel (less is within the
+spread of one run).
 """)
 code('''
 order = list(rate.index)  # low rate → no limit
@@ -156,7 +164,9 @@ _ = check_claim(
     {"best_oracle": best_oracle, "best_predicted": best_pred, "interior_margin": interior_margin, "table": table},
     holds=bool(interior and best_oracle != best_pred and interior_margin >= 0.01),
     detail=(f"oracle best at {best_oracle} (mel {rate.loc[best_oracle, 'oracle mel']:.3f}); D(ẑ) best at {best_pred} "
-            f"(mel {rate.loc[best_pred, 'D(ẑ) mel']:.3f}, {interior_margin:.4f} ahead of both ends; claim ≥ 0.01); "
+            f"(mel {rate.loc[best_pred, 'D(ẑ) mel']:.3f}, "
+            + (f"{interior_margin:.4f} ahead of both ends" if interior else "an end of the sweep, not interior")
+            + "; claim: interior, ≥ 0.01 ahead of both ends); "
             "D(ẑ) mel along the sweep: " + ", ".join(f"{v:.3f}" for v in rate["D(ẑ) mel"])),
     preset=preset, seed=seed, shown_in=("gpu",))  # measured: absent at cpu scale (see below)
 ''')
@@ -168,7 +178,7 @@ sweep started from and the middle rate point, here trained from scratch too: the
 predictor (the regression head of notebooks 01 and 03) and decode paths. `owns` is the error each one
 takes off the generator's hands. In `cpu` four of them (latent noise, softnorm, tanh, the variance
 floor) are left to the `gpu` preset: at 200 steps they changed little against the plain codec,
-and 04 keeps to its 6 minutes (see "What we measured").
+and 04 keeps to about 5 minutes on an idle 2-core machine (see "What we measured").
 """)
 code('''
 rate_points = list(rate_sweep)[:-1]  # the target-KL codecs, low rate first
@@ -251,7 +261,7 @@ for ar, reads in (("AR", {}), ("AR + text", text)):
                 "predictor nMSE": predictors.normalised_mse(z_hat, eval_u, stats), "D(ẑ) mel": sc["mel_dist"],
                 "D(ẑ) STOI": sc["stoi"], "gap mel": sc["mel_dist"] - zoo_rows[mid_label]["oracle mel"]}
 targets = pd.DataFrame(rows).T
-display(targets[["predictor nMSE", "D(ẑ) mel", "D(ẑ) STOI", "gap mel"]].round(4))
+display(targets[["predictor nMSE", "D(ẑ) mel", "D(ẑ) STOI", "gap mel"]].astype(float).round(4))
 ''')
 code('''
 kinds = ["regression", "flow", "AR greedy", "AR sampling", "AR + text greedy", "AR + text sampling"]
@@ -291,6 +301,11 @@ plots.spectrogram_row({"reference x": refs[i]} | {
     for mode in ("greedy", "sampling") for name in ("mean", "sampled")}, ncols=3)
 plt.show()
 ''')
+md("""
+**C8** (SALAD): sampled posterior targets help the predictor, judged on the autoregressive sampler:
+at least 0.01 mel better with sampled targets, and STOI not worse. The other generators' differences
+(greedy, flow head, regression control, AR + text) are recorded beside it, not asserted.
+""")
 code('''
 ar_mean, ar_sampled = targets.loc["AR sampling · mean targets"], targets.loc["AR sampling · sampled targets"]
 gain_mel = ar_mean["D(ẑ) mel"] - ar_sampled["D(ẑ) mel"]
@@ -328,6 +343,16 @@ display(dashboard.place_table(s, by="regime").round(3))
 fig = dashboard.figure(s, places=("regime",), title=f"latent dashboard · {mid_label}")
 plt.show()
 ''')
+md("""
+In orange: the channel and the place (here a regime) that carry the largest share of the predictor's
+residual, measured in units of each channel's own spread (`dashboard.debt_report`; the `residual:`
+line below names them: channel 8 and transient frames in `cpu`, seed 0). A channel with almost no
+spread, like that one, needs only a small error to carry a large share: the share is counted in
+units of its spread.
+
+**C9**: an average hides a channel or regime carrying the debt: some place's share of the
+predictor's residual, or of the KL, is at least 1.5 times its share of the frames.
+""")
 code('''
 kl_debt = dashboard.debt_report(s, quantity="kl")
 res_debt = dashboard.debt_report(s, quantity="residual")
@@ -393,7 +418,7 @@ head):
 | target 1500 | 1504 | 0.557 / 0.831 | 0.878 / 0.636 | 0.321 | 1.087 |
 | plain | ∞ | **0.527 / 0.840** | 0.879 / 0.604 | 0.352 | 1.089 |
 
-- **Oracle and predicted quality pull apart** (the first check, holds in seeds 0–4). The oracle
+- **Oracle and predicted quality pull apart** (C7a, holds in seeds 0–4). The oracle
   gets worse as the rate falls (mel 0.51–0.53 without a limit, 0.54–0.56 at 1500 nats/s,
   0.63–0.67 at 150), while the predictions a sampler draws get *more* intelligible: D(ẑ) STOI
   0.59–0.62, 0.63–0.65 and 0.66–0.68, a lead of 0.060–0.074 for the lowest rate over the plain
@@ -406,9 +431,9 @@ head):
   6000 nats/s codecs and the plain one decode their predictions within 0.018 mel and 0.005 STOI of
   each other, the 1500 nats/s codec last by mel in every seed. Its error is over-smoothing, which no rate limit removes: the generator downstream
   decides which rate is right.
-- **The best point is in the middle only by mel, and only sometimes** (the second check, **not
-  shown at this scale**: seeds 1 and 2). By mel distance the middle point decodes best in seeds 1,
-  2 and 3, ahead of both ends by 0.024, 0.012 and 0.005; in seeds 0 and 4 the lowest rate wins by
+- **The best point is in the middle only by mel, and only sometimes** (C7, **not shown at this
+  scale**: it holds in seeds 1 and 2 only). By mel distance the middle point decodes best in seeds
+  1, 2 and 3, ahead of both ends by 0.024, 0.012 and 0.005; in seeds 0 and 4 the lowest rate wins by
   0.004 or less. By STOI the lowest rate wins in every seed. This sampler is weak (nMSE about 1:
   it draws latents as far from the truth as a random one with the right statistics), and for a
   weak sampler the flattest latent is the easiest. A flow head trained 1000 steps instead of 300
@@ -421,7 +446,7 @@ head):
   By mel the sweep is then a bowl (seed 0: D(ẑ) 0.913 / 0.874 / 0.878 / 0.879 from 50 nats/s to
   the plain codec), its best inside in every seed and ahead of both ends by 0.01 in four of five
   (seed 0: 0.0045, against the plain codec). By STOI, though, 50 and 150 nats/s tie (within
-  0.003), so the first check's "best predicted by STOI" would land on 50 in seeds 1 and 4 and lose
+  0.003), so C7a's "best predicted by STOI" would land on 50 in seeds 1 and 4 and lose
   by mel there; this notebook keeps 150 as its low end. Over-regularising does cap what a weak
   sampler can reach; the other side of the bowl is the shallow one: the plain codec loses by
   0.013–0.032 mel in seeds 1–4 and by 0.0045 in seed 0.
@@ -455,7 +480,7 @@ The bottleneck zoo, seed 0 (each codec 200 steps from scratch, the regression he
   smaller for 0.005–0.052 of oracle; seed 0 within 0.01 of the plain codec on both paths); at 200
   steps there are no outliers for softnorm and tanh to remove (outlier rate ~0), and within 0.01
   mel of the plain codec they were not worth 04's minutes.
-- **Sampled targets help a generator that reads its own samples** (claim 2, holds in seeds 0–4).
+- **Sampled targets help a generator that reads its own samples** (C8, holds in seeds 0–4).
   The autoregressive sampler, writing each held-out sentence a second at a time from the true past,
   decodes 0.12–0.26 mel better when it learnt from posterior samples (seed 0: 1.746 → 1.482) and
   is more intelligible too (STOI 0.22–0.27 → 0.28–0.32). Its draws sit *farther* from the truth
@@ -467,7 +492,7 @@ The bottleneck zoo, seed 0 (each codec 200 steps from scratch, the regression he
   on its own output. The absolute numbers are poor (this generator reads no text, only the past
   sound), but the comparison is fair: the same predictor, seed and draws, only the targets differ.
 - **Reading the text, the verdict depends on how the generator draws** (seeds 0–4, recorded beside
-  claim 2). The AR + text generator's drafts are nearly as close as the heads' (D(ẑ) 0.90–0.97 mel,
+  C8). The AR + text generator's drafts are nearly as close as the heads' (D(ẑ) 0.90–0.97 mel,
   oracle 0.76–0.79) and it hardly drifts: sampling costs the mean-trained model only 0.004–0.010
   mel over greedy. Greedy, sampled targets help in every seed (+0.011 to +0.046 mel, +0.012 to
   +0.026 STOI). Sampling at temperature 1 they decode better by mel in four seeds of five (−0.016
@@ -483,7 +508,7 @@ The bottleneck zoo, seed 0 (each codec 200 steps from scratch, the regression he
   never helped either. SALAD's finding is about an autoregressive generator, and that is the
   setting where it shows here (`benchmarks/experiments/c8_autoregressive.py` reruns it at other
   horizons).
-- **The debt is not where the average puts it** (claim 3, holds in seeds 0–4): on the 1500 nats/s
+- **The debt is not where the average puts it** (C9, holds in seeds 0–4): on the 1500 nats/s
   codec, transient frames — onsets, 14% of the frames — carry 23–27% of the predictor's residual
   energy (1.6–1.9× their share). The KL is uneven too, but somewhere else: silent frames carry
   1.7–1.9× their share of it, and one channel 2.4–4.3× its fair share. An average KL says nothing
