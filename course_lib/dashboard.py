@@ -551,9 +551,10 @@ def debt_report(s: LatentSample, quantity: str = "auto", places=PLACES, min_fram
     }
     place = f"{best['place_by']}={best['place']}" if best["place"] is not None else "no place"
     report["summary"] = (
-        f"{quantity}: channel {ch} carries {report['channel_share']:.0%} (fair share {1 / s.width:.0%}, "
-        f"{report['channel_excess']:.1f}x); {place} carries {best['place_share']:.0%} on "
-        f"{best['place_frame_share']:.0%} of the frames ({best['place_excess']:.1f}x)"
+        # one decimal: a 64-channel latent's fair share is 1.6%, and "2%, 2.5x" would not add up
+        f"{quantity}: channel {ch} carries {report['channel_share']:.1%} (fair share {1 / s.width:.1%}, "
+        f"{report['channel_excess']:.1f}x); {place} carries {best['place_share']:.1%} on "
+        f"{best['place_frame_share']:.1%} of the frames ({best['place_excess']:.1f}x)"
     )
     return report
 

@@ -459,6 +459,19 @@ def _ledger(model, layout, root, rows, clips, budget, seed, progress):
     return judged.drop(columns=["note"]), scores
 
 
+def _projection_note(gap: float, proj: float) -> str:
+    """What projecting ẑ toward the manifold did to the gap, signed honestly: a recovery too small to show
+    at three decimals, or a gap that grew, reads as recovering nothing."""
+    recovered = gap - proj
+    if recovered >= 0.0005:
+        tail = f"recovers {recovered:.3f} of it ({recovered / gap:.0%})"
+    elif recovered < 0:
+        tail = f"recovers nothing (the gap grows by {-recovered:.4f} mel)"
+    else:
+        tail = f"recovers nothing measurable ({recovered:.4f} mel)"
+    return f"Projecting ẑ back toward the encoder's manifold leaves a gap of {proj:+.3f}: it {tail}."
+
+
 def _findings(table: pd.DataFrame, probe_scores: dict, debt: dict, nmse: float,
               curve: pd.DataFrame | None = None) -> tuple[dict, list[str]]:
     """The card's headline numbers, and sentences that read them (the same readings as 03-07)."""
@@ -481,8 +494,7 @@ def _findings(table: pd.DataFrame, probe_scores: dict, debt: dict, nmse: float,
                 f"{noise_share:.0%} of it, so the predictor's errors are off-manifold, not just large (notebook 03)")
         notes.append(f"Where the gap comes from: {kind}.")
         if not math.isnan(proj):
-            notes.append(f"Projecting ẑ back toward the encoder's manifold leaves a gap of {proj:+.3f} "
-                         f"({'recovers' if proj < gap else 'does not recover'} {abs(gap - proj):.3f}).")
+            notes.append(_projection_note(gap, proj))
     else:
         notes.append(f"No clear gap (< {MIN_GAP} mel): at this budget the predictor's latents decode about as "
                      f"well as the encoder's own; nothing to split.")

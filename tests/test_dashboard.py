@@ -144,6 +144,9 @@ def test_debt_report_finds_dominant_channel(monkeypatch):
     assert debt["quantity"] == "kl" and debt["channel"] == 5
     assert debt["channel_excess"] > 10 and debt["channel_share"] == pytest.approx(debt["channel_excess"] / 64)
     assert "channel 5" in debt["summary"]
+    # shares to one decimal: 64 channels have a fair share of 1.6%, and the ratio beside it agrees
+    share, excess = debt["channel_share"], debt["channel_excess"]
+    assert f"channel 5 carries {share:.1%} (fair share 1.6%, {excess:.1f}x)" in debt["summary"]
     # a plain codec: the same channel dominates the latent energy
     plain = _model("plain")
     _patch_mean(monkeypatch, plain, boost)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 import soundfile as sf
 
-from course_lib import report, training
+from course_lib import decode_paths, report, training
 
 
 @pytest.fixture()
@@ -177,3 +178,25 @@ def test_speakers_in_a_dataset_layout_are_probed(tmp_path, ckpt_root):
     assert card.ledger is not None and list(card.ledger["factor"]) == ["speaker"]
     assert "speaker" in card.findings["probes_above_chance"]
     assert "stoi" in card.table.columns  # VCTK is speech: the speech metrics are on
+
+
+def _path_table(oracle: float, gaps: dict) -> pd.DataFrame:
+    """A decode-path table with the given gaps (mel distance above the oracle's)."""
+    rows = {decode_paths.ORACLE: 0.0, decode_paths.NOISY: gaps["noisy"], decode_paths.PREDICTED: gaps["predicted"],
+            decode_paths.PROJECTED: gaps["projected"]}
+    return pd.DataFrame({"mel_dist": {k: oracle + g for k, g in rows.items()}, "gap": rows})
+
+
+@pytest.mark.parametrize("projected, expect", [
+    (0.1267, "leaves a gap of +0.127: it recovers nothing (the gap grows by 0.0004 mel)"),  # cpu seed 0's case
+    (0.1262, "leaves a gap of +0.126: it recovers nothing measurable (0.0001 mel)"),
+    (0.0630, "leaves a gap of +0.063: it recovers 0.063 of it (50%)"),
+])
+def test_projection_note_says_what_it_recovers(projected, expect):
+    """The projection note: never "does not recover 0.000"; a gap that grew recovers nothing, signed."""
+    table = _path_table(0.72, {"noisy": 0.009, "predicted": 0.1263, "projected": projected})
+    _, notes = report._findings(table, {}, {}, 0.13)
+    note = next(n for n in notes if n.startswith("Projecting ẑ"))
+    assert note.endswith(expect + "."), note
+    assert "does not recover" not in note and "recovers 0.000" not in note
+
