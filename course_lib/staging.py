@@ -141,17 +141,23 @@ def ownership_table(history: list[dict]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("step") if rows else pd.DataFrame()
 
 
-def conflict(table, loss_names: tuple[str, ...] | None = None) -> dict:
+def conflict(table, loss_names: tuple[str, ...] | None = None, min_share: float = 0.0) -> dict:
     """Summarise ownership over a phase's logged steps: the mean cosine of each pair, the share of
-    the summed per-loss norms each loss holds, and the most negative pair."""
+    the summed per-loss norms each loss holds, and the most negative pair among the pairs whose two
+    losses each hold at least ``min_share`` of the gradient.
+
+    Why ``min_share``: a loss with a tiny share (a light KL prior) has a gradient whose direction is
+    mostly noise, and its negative cosine with another loss moves the encoder by nothing; counting
+    it would call a conflict that no step feels."""
     cos = {c[4:]: float(table[c].mean()) for c in table.columns if c.startswith("cos/")}
     norms = {c[5:]: float(table[c].mean()) for c in table.columns
              if c.startswith("grad/") and c != "grad/total" and (loss_names is None or c[5:] in loss_names)}
     total = sum(norms.values()) or 1.0
     share = {k: v / total for k, v in norms.items()}
-    worst = min(cos, key=cos.get) if cos else None
+    counted = {pair: v for pair, v in cos.items() if all(share.get(k, 0.0) >= min_share for k in pair.split("~"))}
+    worst = min(counted, key=counted.get) if counted else None
     return {"mean_cos": cos, "share": share, "worst_pair": worst,
-            "worst_cos": cos[worst] if worst else float("nan"),
+            "worst_cos": counted[worst] if worst else float("nan"),
             "dominant": max(share, key=share.get) if share else None,
             "dominant_share": max(share.values()) if share else float("nan")}
 

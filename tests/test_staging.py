@@ -201,3 +201,18 @@ def test_notebook_06_presets_have_equal_steps_and_the_gpu_phases_take_a_step_on_
     res = staging.run_schedule(base, phases, data.corpus_dir("smoke"), clips, alignment=align, progress=False)
     assert all(np.isfinite(r.run.history[-1]["loss"]) for r in res)
     assert "grad/teacher" in res[0].run.history[-1] and "grad/adversarial" in res[0].run.history[-1]
+
+
+def test_conflict_counts_only_pairs_of_losses_that_move_the_encoder():
+    import pandas as pd
+
+    table = pd.DataFrame({"grad/reconstruction": [1.0, 1.0], "grad/teacher": [3.0, 3.0], "grad/prior": [1e-4, 1e-4],
+                          "cos/reconstruction~teacher": [0.2, 0.4], "cos/prior~teacher": [-0.5, -0.3]})
+    every = staging.conflict(table)
+    assert every["worst_pair"] == "prior~teacher" and every["worst_cos"] == pytest.approx(-0.4)
+    counted = staging.conflict(table, min_share=0.05)  # the prior holds 0.0025% of the gradient
+    assert counted["worst_pair"] == "reconstruction~teacher" and counted["worst_cos"] == pytest.approx(0.3)
+    assert counted["dominant"] == "teacher" and counted["dominant_share"] == pytest.approx(3 / (4 + 1e-4))
+    assert counted["mean_cos"] == every["mean_cos"]  # every pair is still reported
+    nothing = staging.conflict(table, min_share=0.9)
+    assert nothing["worst_pair"] is None and nothing["worst_cos"] != nothing["worst_cos"]  # nan

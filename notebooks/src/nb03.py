@@ -138,6 +138,10 @@ So this gap is not decoder fragility: a regression predictor outputs the *averag
 context, an over-smoothed latent that sits in a region the encoder never produces. Projecting it
 onto the manifold with a denoiser barely moves it, because smoothness is not noise.
 
+The `D(sample q(z|x))` row repeats `D(E(x))` exactly: a plain codec has no posterior to sample, so
+its "sample" is the mean. The row matters for the KL-VAE at the end of section 5 and for
+notebook 04's rate sweep, where a sample and the mean differ.
+
 ## 4 · Listen to the latent: the noise slider and the channel mixer
 
 Add noise to a latent and hear what the decoder makes of it. The scale is in units of the

@@ -55,6 +55,13 @@ from course_lib.claims import check_claim
 
 t_start = time.time()
 torch.set_num_threads(max(1, min(torch.get_num_threads(), 8)))
+LOSS_COLORS = {"reconstruction": "tab:blue", "prior": "tab:gray", "teacher": "tab:red", "adversarial": "tab:purple"}
+''')
+md("""
+The lesson's configs, the corpus, notebook 05's content teacher, and the speech task that scores
+generation (its probe predictor, `gate`, and the clips the drift monitor encodes, `watch`).
+""")
+code('''
 preset = presets.resolve(preset)
 lesson = presets.staging_lesson(preset, seed)
 corpus = data.ensure_corpus(lesson.base.corpus)
@@ -63,7 +70,12 @@ task = predictors.speech_task(corpus, preset, lesson.base.eval_clips)
 gate = predictors.ProbeGate(corpus, task.train_rows, task.eval_rows, task.vocab, task.speakers, lesson.replay)
 watch = task.refs[:8]  # the fixed clips the drift monitor encodes
 pset = probes.probe_set(corpus, n_train={"smoke": 12, "cpu": 150}.get(preset, 400), n_degraded=0, seed=seed)
-
+''')
+md("""
+Three small helpers the schedules call: the probes of notebook 05 (run once per distinct encoder),
+the teacher coupling, and phase 4's replay data.
+""")
+code('''
 @staging.per_encoder  # a frozen phase leaves the latent, hence the probes, unchanged: probe once
 def protected_probes(model):
     return {f: r.score for f, r in pset.probe(pset.latents(model), model.cfg.latent_rate, seed=seed).items()}
@@ -76,14 +88,16 @@ def alignment():
 def replay(model):
     """Phase 4's data: the training clips, their E(x), and ẑ from a predictor that never saw them."""
     return staging.replay_bank(model, corpus, task, lesson.replay, lesson.replay_frac)
-
+''')
+code('''
 print(f"preset {preset} · latent {lesson.base.model.latent_rate:g} Hz × {lesson.base.model.width} · "
       f"{sum(p.steps for p in lesson.staged)} steps both ways · teacher "
       f"{'loaded' if tinfo['loaded'] else 'trained'} ({tinfo['test_accuracy']:.0%} phone accuracy, unseen voices)")
-pd.DataFrame([{"phase": p.name, "steps": p.steps, "encoder": "trains" if p.encoder else "frozen",
-               "teacher": "✓" if p.teacher else "", "adversarial": "✓" if p.adversarial else "",
-               "replay ẑ": "✓" if p.replay else "", "owns": p.owns} for p in lesson.staged + lesson.blended]
-             ).set_index("phase")
+phases = pd.DataFrame([{"phase": p.name, "steps": p.steps, "encoder": "trains" if p.encoder else "frozen",
+                        "teacher": "✓" if p.teacher else "", "adversarial": "✓" if p.adversarial else "",
+                        "replay ẑ": "✓" if p.replay else "", "owns": p.owns} for p in lesson.staged + lesson.blended])
+with pd.option_context("display.max_colwidth", None):
+    display(phases.set_index("phase"))
 ''')
 md("""
 ## 2 · The blend: everything at once
@@ -95,18 +109,23 @@ code('''
 blend = staging.run_schedule(lesson.base, lesson.blended, corpus, watch, alignment=alignment(), gate=gate,
                              probe_fn=protected_probes)[0]
 own_blend = staging.ownership_table(blend.run.history)
-conf = staging.conflict(own_blend)
+COUNTED = 0.05  # a pair counts as a conflict only if each of its losses holds ≥ 5% of the gradient
+conf = staging.conflict(own_blend, min_share=COUNTED)
 display(pd.DataFrame({"mean share of the encoder's gradient": conf["share"]}).round(3))
-display(pd.Series(conf["mean_cos"], name="mean cosine between the two losses' encoder gradients").round(3).to_frame())
+display(pd.DataFrame({"mean cosine between the two losses' encoder gradients": conf["mean_cos"],
+                      f"counted (each loss ≥ {COUNTED:.0%} of the gradient)":
+                          {p: all(conf["share"][k] >= COUNTED for k in p.split("~")) for p in conf["mean_cos"]}}
+                     ).round(3))
 ''')
 code('''
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.6))
 grads = own_blend[[c for c in own_blend.columns if c.startswith("grad/") and c != "grad/total"]]
 shares = grads.div(grads.sum(axis=1), axis=0)
-axes[0].stackplot(shares.index, shares.T.values, labels=[c[5:] for c in shares.columns], alpha=0.85)
+axes[0].stackplot(shares.index, shares.T.values, labels=[c[5:] for c in shares.columns], alpha=0.85,
+                  colors=[LOSS_COLORS.get(c[5:], "k") for c in shares.columns])
 axes[0].set(xlabel="step", ylabel="share of the summed per-loss norms", ylim=(0, 1),
             title="the blend: who owns the encoder's gradient")
-axes[0].legend(fontsize=8, loc="lower right")
+axes[0].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
 for c in [c for c in own_blend.columns if c.startswith("cos/")]:
     axes[1].plot(own_blend.index, own_blend[c], marker=".", label=c[4:])
 axes[1].axhline(0, color="k", lw=0.8)
@@ -118,13 +137,16 @@ md("""
 **C13**: in the blend, the per-loss encoder gradients *conflict*: at least one pair of losses has a
 negative mean cosine (one loss's step partly undoes another's), or one loss holds two thirds or more
 of the summed per-loss gradient norm (it owns the encoder, whatever its declared job). The criterion
-is the issue's, stated before measuring.
+was fixed before anything was measured. A pair counts only if each of its two losses holds at
+least 5% of the gradient: the light KL prior's gradient is tiny and its direction mostly noise, so
+its negative cosine with another loss would name a conflict that no step of the encoder feels.
 """)
 code('''
 check_claim("06", "C13 per-loss encoder gradients conflict in the blend",
-            {"mean_cos": conf["mean_cos"], "share": conf["share"]},
+            {"mean_cos": conf["mean_cos"], "share": conf["share"], "counted_share": COUNTED,
+             "worst_pair": conf["worst_pair"], "worst_cos": conf["worst_cos"]},
             holds=conf["worst_cos"] < 0 or conf["dominant_share"] >= 2 / 3,
-            detail=f"most opposed pair {conf['worst_pair']} (mean cosine {conf['worst_cos']:+.3f}); "
+            detail=f"most opposed counted pair {conf['worst_pair']} (mean cosine {conf['worst_cos']:+.3f}); "
                    f"{conf['dominant']} holds {conf['dominant_share']:.0%} of the encoder's gradient",
             preset=preset, seed=seed);
 ''')
@@ -155,11 +177,10 @@ accuracy on unseen voices; speaker: voice identity on new sentences).
 code('''
 fig, axes = plt.subplots(1, 2, figsize=(12, 3.8))
 offset, ticks = 0, []
-colors = {"reconstruction": "tab:blue", "prior": "tab:gray", "teacher": "tab:red", "adversarial": "tab:purple"}
 for r in staged:
     t = staging.ownership_table(r.run.history)
     for c in [c for c in t.columns if c.startswith("grad/") and c != "grad/total"]:
-        axes[0].plot(t.index + offset, t[c], color=colors.get(c[5:], "k"), marker=".",
+        axes[0].plot(t.index + offset, t[c], color=LOSS_COLORS.get(c[5:], "k"), marker=".",
                      label=c[5:] if c[5:] not in axes[0].get_legend_handles_labels()[1] else None)
     axes[1].plot(t.index + offset, t["drift/cka"], color="k", marker=".")
     ticks.append((offset + r.phase.steps / 2, r.phase.name.split(" ·")[0]))
@@ -186,9 +207,10 @@ on does not move.
 its multi-resolution STFT distance both drop, while every latent number stays exactly where it was.
 
 The polish needs enough steps for its critic. The discriminator starts fresh, and its first steps
-are close to noise. With 50 polish steps in `cpu`, seed 0's mel distance dropped (0.762 → 0.722)
-but its MR-STFT distance rose (1.989 → 2.002). With the 100 steps used here, both dropped in all
-five seeds (numbers at the end).
+are close to noise. In an earlier schedule with 50 polish steps (and other phase lengths, so its
+numbers do not match this run's), seed 0's mel distance dropped (0.762 → 0.722) but its MR-STFT
+distance rose (1.989 → 2.002). With the 100 steps used here, both dropped in all five seeds
+(numbers at the end).
 """)
 code('''
 p2, p3, p4, p5 = staged[1], staged[2], staged[3], staged[4]
@@ -264,8 +286,18 @@ for ax, col, title in zip(axes, ("oracle", "generation", "probe_content"),
     for i, v in enumerate(versus[col]):
         ax.text(i, v, f"{v:.3f}", ha="center", va="bottom", fontsize=9)
     ax.set_title(title, fontsize=10)
+    ax.set_ylabel("frame phone accuracy, unseen voices" if col == "probe_content" else "log-mel distance")
 plt.tight_layout(); plt.show()
 ''')
+md("""
+**Reading it.** At the same total steps the staged model is the better interface by the two
+numbers a generator cares about: its oracle and its `D(ẑ)` are lower than the blend's (in `cpu`,
+seed 0: 0.712 against 0.766 and 0.908 against 0.996 mel; the same way round in every seed, table
+at the end), and its speaker probe is higher too. The blend keeps more phones (content probe 0.392
+against 0.351 in seed 0): its teacher pushed for all 450 steps, the staged one for 140 (phases 2
+and 5). The schedule decides *when* each loss may move the latent, and the teacher's pressure is the
+price of freezing it early.
+""")
 code('''
 print(f"notebook 06 ran in {(time.time() - t_start) / 60:.1f} min (preset {preset}, seed {seed})")
 ''')
