@@ -310,22 +310,25 @@ same code), 450 steps
 both ways (latent 50 Hz × 8, KL 1e-4, 0.5 s crops; phases of 160, 100, 100, 50 and 40 steps).
 Log-mel distances on 16 new sentences of the training speakers (lower is better); probes as in 05.
 
-| seed | C13: teacher's share · most opposed pair | C14: oracle mel before → after polish | C15: D(ẑ) phase 3 / control / replay | blend: oracle · D(ẑ) · content · speaker | staged: oracle · D(ẑ) · content · speaker |
+| seed | C13: teacher's share · most opposed counted pair (each loss ≥ 5%) | C14: oracle mel before → after polish | C15: D(ẑ) phase 3 / control / replay | blend: oracle · D(ẑ) · content · speaker | staged: oracle · D(ẑ) · content · speaker |
 |---|---|---|---|---|---|
-| 0 | 76% · prior~teacher −0.060 | 0.791 → 0.742 (MR-STFT 2.014 → 1.964) | 0.926 / 0.920 / **0.906** | 0.766 · 0.996 · 0.392 · 0.880 | **0.712** · **0.908** · 0.351 · **0.947** |
-| 1 | 72% · prior~adversarial −0.185 | 0.812 → 0.749 (MR-STFT 2.059 → 1.999) | 0.948 / 0.925 / **0.912** | 0.725 · 0.943 · 0.422 · 0.893 | **0.718** · **0.919** · 0.398 · **0.907** |
-| 2 | 71% · prior~adversarial −0.056 | 0.811 → 0.745 (MR-STFT 2.063 → 1.965) | 0.937 / 0.927 / **0.922** | 0.729 · 0.956 · 0.413 · 0.893 | **0.723** · **0.917** · 0.351 · **0.947** |
-| 3 | 74% · prior~teacher −0.056 | 0.798 → 0.753 (MR-STFT 2.020 → 1.958) | 0.968 / 0.961 / **0.927** | 0.731 · 0.984 · 0.396 · **0.933** | **0.728** · **0.952** · 0.372 · 0.920 |
-| 4 | 74% · prior~adversarial −0.061 | 0.773 → 0.734 (MR-STFT 2.012 → 1.962) | 0.925 / 0.907 / **0.900** | 0.741 · 0.960 · 0.408 · 0.893 | **0.707** · **0.900** · 0.366 · **0.947** |
+| 0 | 76% · teacher~adversarial +0.034 | 0.791 → 0.742 (MR-STFT 2.014 → 1.964) | 0.926 / 0.920 / **0.906** | 0.766 · 0.996 · 0.392 · 0.880 | **0.712** · **0.908** · 0.351 · **0.947** |
+| 1 | 72% · teacher~adversarial +0.122 | 0.812 → 0.749 (MR-STFT 2.059 → 1.999) | 0.948 / 0.925 / **0.912** | 0.725 · 0.943 · 0.422 · 0.893 | **0.718** · **0.919** · 0.398 · **0.907** |
+| 2 | 71% · reconstruction~teacher +0.118 | 0.811 → 0.745 (MR-STFT 2.063 → 1.965) | 0.937 / 0.927 / **0.922** | 0.729 · 0.956 · 0.413 · 0.893 | **0.723** · **0.917** · 0.351 · **0.947** |
+| 3 | 74% · teacher~adversarial +0.187 | 0.798 → 0.753 (MR-STFT 2.020 → 1.958) | 0.968 / 0.961 / **0.927** | 0.731 · 0.984 · 0.396 · **0.933** | **0.728** · **0.952** · 0.372 · 0.920 |
+| 4 | 74% · teacher~adversarial +0.033 | 0.773 → 0.734 (MR-STFT 2.012 → 1.962) | 0.925 / 0.907 / **0.900** | 0.741 · 0.960 · 0.408 · 0.893 | **0.707** · **0.900** · 0.366 · **0.947** |
 
 C13, C14 and C15 hold in every seed. (On an AMD EPYC, 2026-11-30, they held in every seed too:
 the teacher's share 73–78%, the polish 0.02–0.09 mel, replay's margins 0.004–0.028.)
 
 - **C13 holds in every seed, and by ownership, not by opposition.** The teacher (phone posteriors,
-  KL, weight 3) holds about three quarters of the encoder's gradient in the blend (71–76%). The
-  negative mean cosines all involve the KL prior, whose share is about 0.01%. Reconstruction,
-  teacher and adversarial gradients point the same way. So the blend's problem here is not a tug
-  of war: one loss quietly owns the latent.
+  KL, weight 3) holds about three quarters of the encoder's gradient in the blend (71–76%). Every
+  pair of losses that counts (each ≥ 5% of the gradient) has a positive mean cosine, +0.03 to
+  +0.19 at its lowest: reconstruction, teacher and adversarial gradients point the same way. The
+  only negative mean cosines involve the KL prior, whose share is about 0.01%; until 2026-12-07 the
+  check counted them (−0.06 to −0.19), which made the most opposed pair a prior's, a conflict no
+  step of the encoder feels. So the blend's problem here is not a tug of war: one loss quietly
+  owns the latent.
 - **C14 holds in every seed.** The 100-step polish lowers the oracle's mel distance by 0.04–0.07
   and its MR-STFT distance by 0.05–0.10, and no latent number changes (max |Δz| = 0). With 50
   polish steps (an earlier schedule) C14 held in 4 of 5 seeds: seed 0's MR-STFT distance rose by
