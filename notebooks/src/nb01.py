@@ -252,8 +252,8 @@ print(f"notebook time: {time.time() - t_start:.0f} s "
 md("""
 ## What we measured, and the takeaway
 
-`cpu`, seed 0, 2 CPU cores (an Intel Xeon, 2026-12-07), 200 steps (about 15 s) of training per
-autoencoder; the README's syllabus has the measured times of the notebook:
+`cpu`, seed 0, 200 steps (about 15 s) of training per autoencoder; the README's syllabus has the
+measured times of the notebook:
 
 | interface | oracle STOI | oracle mel | regression D(ẑ) STOI | flow D(ẑ) STOI | flow nMSE | gap (mel, regression) | drift (ms) |
 |---|---|---|---|---|---|---|---|
@@ -264,58 +264,33 @@ autoencoder; the README's syllabus has the measured times of the notebook:
 | chunk 0.32 s × 256 | 0.487 | 1.312 | 0.485 | 0.470 | 1.26 | 0.019 | 27.6 |
 | global + 12.5 Hz × 64 | 0.690 | 0.833 | 0.644 | 0.541 | 1.08 | 0.098 | 4.7 |
 
-**For a generator that samples, the rankings part clearly** (the claim holds in every seed, 0–4,
-by 0.059, 0.049, 0.071, 0.070 and 0.016 STOI). The 50 Hz grid reconstructs best, and the flow head draws its most intelligible speech
-from the phone-aligned interface, 0.059 STOI ahead of the grid's in this seed. Its draws from the 50 Hz grid
-are the *closest* to the true latents (nMSE 0.47 against 1.04), and still clearly less intelligible
-than its draws from the phones: 50 small frames a second, each drawn with its own error, smear the phones, while one
-vector per phone keeps each phone's identity even when the vector is off. By mel distance the flow
-head's best is the grid (the same as the oracle's): a sampler's detail costs mel distance wherever
-it lands.
+The claim's margin over seeds 0–4: the `D(ẑ)` STOI of the interface predicted best, minus that of
+the 50 Hz grid, which reconstructs best in every seed (0 where the grid is also predicted best):
 
-**An averaging predictor hides it.** With the regression head the phone interface is still
-predicted best in three seeds of five, by 0.007–0.014 STOI, and the grid in the other two (the
-margins: 0.008, 0.000, 0.014, 0.007, 0.000): its average latents are smooth
-whatever the interface, so the decoded predictions differ little. Until 2026-12-07 the claim was
-judged on this head and held in one seed of five; it moved to the flow head, the kind of generator
-LongCat's diffusion model is (as notebook 04's sampled-target and rate claims are judged), and both
-margins are recorded.
+| predictor | seed 0 | seed 1 | seed 2 | seed 3 | seed 4 |
+|---|---|---|---|---|---|
+| flow head (C1) | 0.059 | 0.049 | 0.071 | 0.070 | 0.016 |
+| regression head | 0.008 | 0.000 | 0.014 | 0.007 | 0.000 |
 
-What the regression head shows clearly: the predicted-latent gap depends on the interface much more
-than the oracle suggests (0.02–0.14 mel). The phone topology loses 40% less to prediction than the
-50 Hz grid; the chunk summary loses almost nothing to prediction because its oracle has little left
-to lose. Its alignment drift (27.6 ms against 2.8–4.7 ms for the others) is mostly the codec's own,
-not the predictor's: scored separately on the same clips with the seed-0 checkpoints behind the
-table (not a column of it), the chunk codec's own `D(E(x))` already drifts 20 ms, against 0.9–2.2 ms
-for the other interfaces, because one vector per 0.32 s tells the decoder only roughly when each sound
-inside the chunk happens, and the DTW path between the decoded speech and `x` wanders off the diagonal
-by that much.
-
-Before the flow head, we tried to make the regression head's rankings part (scripts). The three
-leading interfaces trained 600 steps instead of 200 (2026-11-29, seeds 0 and 1, the same predictor
-and clips):
-
-| 600 steps | oracle STOI | oracle mel | D(ẑ) STOI | D(ẑ) mel |
-|---|---|---|---|---|
-| grid 50 Hz × 16 (seed 0 / 1) | **0.837 / 0.838** | **0.521 / 0.519** | **0.729** / 0.729 | 0.772 / 0.755 |
-| grid 25 Hz × 32 | 0.802 / 0.810 | 0.555 / 0.530 | 0.703 / 0.714 | 0.778 / 0.750 |
-| phone × 64 | 0.765 / 0.778 | 0.618 / 0.598 | 0.726 / **0.735** | **0.753 / 0.745** |
-
-By mel distance the regression head's rankings then part in both seeds: the 50 Hz grid
-reconstructs best and the phone topology is predicted best. By STOI, the claim's measure, they do
-not: the phone topology wins by 0.006 in seed 1 and loses by 0.003 in seed 0. Each 600-step
-autoencoder took about a minute with its predictor, six would take the whole budget.
-
-At 300 steps the regression predictor is still learning
-(nMSE 0.14–0.16 in seed 0), so we also trained it 900 steps on the same 200-step autoencoders (a
-script, 2026-11-30, seeds 0–4; 20–35 s a predictor). It got better on every interface (nMSE
-0.06–0.10), the phone topology the most predictable in every seed (0.064–0.073), and the phone topology's lead in `D(ẑ)` STOI over the best-reconstructing
-50 Hz grid grew a little: 0.012, 0.001, 0.000, 0.020 and 0.004 (at 300 steps 0.009, 0.000, 0.005,
-0.016 and 0.002): 2 seeds of 5 instead of 1. A better average is still an average.
+- **C1 holds in every seed for a generator that samples** (the claim asks 0.01 STOI): the flow head
+  draws its most intelligible speech from the phone-aligned interface, although its draws from the
+  grid are the *closest* to the true latents (nMSE 0.47 against 1.04). 50 small frames a second, each
+  drawn with its own error, smear the phones; one vector per phone keeps each phone's identity. By mel
+  distance the flow head's best is the grid, as the oracle's.
+- **An averaging predictor hides it**: with the regression head the phone interface leads in three
+  seeds of five, by 0.007–0.014 STOI; its average latents are smooth whatever the interface.
+  Training longer does not change that: autoencoders trained 600 steps part by mel distance but not
+  by STOI, and a predictor trained 900 steps leads by 0.01 in 2 seeds of 5.
+- **The predicted-latent gap depends on the interface** much more than the oracle suggests (0.02–0.14
+  mel): the phone topology loses 40% less to prediction than the 50 Hz grid. The chunk interface's
+  drift (27.6 ms) is mostly its codec's own: one vector per 0.32 s tells the decoder only roughly when
+  each sound inside the chunk happens.
 
 F0 error is large for every interface (580–770 cents over the runs we have; 616–769 in seed 0's
 table in section 3, the 25 Hz grid the highest): these small decoders do not yet reproduce
 pitch, so prosody drift cannot be separated from reconstruction at this scale.
+
+Full lab notes (every run, host and attempt): [benchmarks/NOTES.md](../benchmarks/NOTES.md#01--topology-what-prediction-problem-did-the-encoder-create)
 
 The takeaway is the essay's first question: not *how good is the autoencoder?* but *what prediction
 problem did it create?* Choose rate, width and topology with the downstream model in the loop — here

@@ -234,9 +234,7 @@ print(f"notebook time: {time.time() - t_start:.0f} s")
 md("""
 ## What we measured, and the takeaway
 
-`cpu`, seed 0, 2 CPU cores (an Intel Xeon), 200 steps per speech row (1 s crops, two rows at a
-time on one thread each), 600 per stereo music row (0.5 s crops); 5.3 min on a first run
-(2026-12-07; 4.6–5.6 min over seeds 0–4):
+`cpu`, seed 0, 200 steps per speech row (1 s crops), 600 per stereo music row (0.5 s crops):
 
 | speech row | mel distance | PESQ-wb | STOI | SI-SDR |
 |---|---|---|---|---|
@@ -255,51 +253,23 @@ time on one thread each), 600 per stereo music row (0.5 s crops); 5.3 min on a f
 | L/R mel + CQT | **1.021** | 7.8 dB | 0.10 | 5.7 dB | 1.053 |
 | *a mono copy of the reference* | – | *9.1 dB* | *0* | – | – |
 
-(Float rounding depends on the machine and on the thread count. The same rows on an AMD EPYC, the
-speech rows on two threads, reached the same verdicts with other digits: the spectral rows' mel
-distances within 0.02 of these, the L1 rows' 1.61 (speech) and 2.02 (music); there the adversarial
-row had the highest PESQ (1.13) and the L/R row the lowest music mel distance (1.027).)
+- **C2 holds in 4 of 5 seeds.** At equal steps the spectral losses beat waveform L1 on what the ear
+  measures (mel distance less than half, PESQ and STOI higher), while L1 wins only SI-SDR. Over seeds
+  0–4 the mel distance verdict never wavered (L1 1.66–3.05, spectral 0.68–0.79); the seed that fails
+  does so on PESQ alone (seed 4: L1 1.33 against 1.11, at four times their mel distance): near its
+  floor of 1.0, PESQ is noisy. The critic (adv/FM) moved the waveform closer without raising PESQ;
+  the CQT term lowered the chroma error by only 0.006, too small to count in one seed.
+- **C3 holds in 4 of 5 seeds.** The mid/side term keeps more of the stereo image (seed 0: ILD error
+  6.2 dB against 7.6 for L/R, 18% lower; over seeds 0–4 16–20% lower except in one seed, 7%, where
+  the claim asks 10%) and its width (2.4 dB width error against 6.4: the L/R row's channels drift
+  apart in phase). The margin is thin: even the best row's ILD correlation is 0.2 against 1 for a
+  kept image, and float rounding alone moves which seed fails.
+- **How the C3 verdict moves with the music steps**: mid/side ≥ 10% lower in 0 seeds of 5 at 200
+  steps, 1 of 4 at 400, 4 of 5 at 600 (this notebook), 2 of 2 at 800 and 1 of 1 at 1200. After 200
+  steps every row lands within a dB of the mono copy: no decoder has learned an image yet, and the
+  mid/side row is the one that learns one first.
 
-At equal steps the spectral losses beat waveform L1 on what the ear measures — mel distance less
-than half, PESQ and STOI higher — while L1 wins only SI-SDR, the metric that rewards matching the
-waveform sample by sample. Over seeds 0–4 the mel distance verdict never wavered (L1 1.66–3.05,
-spectral 0.68–0.79), but in seed 4 the L1 row scored a *higher* PESQ than the spectral rows (1.33
-vs 1.11) at four times their mel distance: near its floor of 1.0, PESQ is noisy, and the claim,
-which asks for both, held in 4 of 5 seeds (on the AMD EPYC too, where seed 2 was the one that
-failed the same way). Adversarial + feature matching moved the waveform closer (SI-SDR −18 dB
-against −40) at 1.5× the step time, without raising PESQ; 200 steps are too few for a critic to pay
-off on spectral distance. The CQT term lowered the chroma error only barely (1.053 against 1.059
-for L/R mel alone): a difference of 0.006, too small to count in one seed. The lowest chroma error
-is the waveform L1 row's (0.635), at nearly twice the others' mel distance, so chroma error alone
-does not rank these decoders.
-
-For stereo, a loss on each channel separately leaves the relation *between* the channels unowned:
-the L/R row's channels drift apart in phase (a diffuse, too-wide image: its side channel is as loud
-as its mid, width error 6.4 dB), which the mid/side term prevents (2.4 dB). And it keeps more of the
-image itself: 6.2 dB of ILD error against 7.6 dB for L/R, 18% lower. How that verdict depends on the
-steps the music rows get, measured with these rows, seeds 0–4 (an AMD EPYC, 2026-11-29, except the
-row marked Xeon):
-
-| music steps | ILD error L/R → mid/side | seeds where mid/side is ≥ 10% lower | ILD corr, L/R and mid/side |
-|---|---|---|---|
-| 200 | 7.7–8.7 → 8.0–10.0 dB | 0 of 5 | 0.08–0.16, 0.02–0.12 |
-| 400 (seeds 1–4) | 7.3–7.8 → 6.5–9.8 dB | 1 of 4 | 0.11–0.17, 0.08–0.19 |
-| **600 (this notebook)** | 7.6–7.8 → 6.4–7.6 dB | **4 of 5** (seed 1: −0.8%) | 0.14–0.16, 0.15–0.20 |
-| **600, Intel Xeon, 2026-12-07** | 6.9–8.1 → 6.2–6.6 dB | **4 of 5** (seed 2: 7%) | 0.13–0.18, 0.18–0.19 |
-| 800 (seeds 1, 3) | 7.5–7.6 → 6.6–6.8 dB | 2 of 2 (11%, 10.2%) | 0.14–0.18, 0.16–0.19 |
-| 1200 (seed 0) | 8.1 → 6.5 dB | 1 of 1 (20%) | 0.14, 0.20 |
-
-After 200 steps no decoder has learned where the instruments sit: every row lands within a dB of
-the mono copy's 9.1 dB, and the claim compares two images that are not there. With more steps the
-L/R row stalls near 7.6 dB, while the mid/side row drops under it, in most seeds between 400 and
-600 steps: the mid/side row is the one that learns an image first. The margin is thin, though, and
-even the best row's ILD correlation is 0.2 against 1 for a kept image. Float rounding alone moves
-it: the same code on two machines failed a different seed (seed 1 on the AMD EPYC, seed 2 on the
-Xeon, where the four others cleared 10% by 6–10 points), and the music rows trained on one thread
-instead of two (a trial on the Xeon, not kept) failed seeds 0 (7.21 → 7.37 dB) and 4 (7.50 → 6.91,
-8% lower). That is why the music rows here train one at a time on both threads. The one run at
-`gpu` scale so far (320 s on a GPU, 10 music clips of this corpus) found the same direction (L/R
-7.1 dB, mid/side 6.5 dB, 9% lower).
+Full lab notes (every run, host and attempt): [benchmarks/NOTES.md](../benchmarks/NOTES.md#02--the-oracle-which-reconstruction-losses)
 
 The oracle is the ceiling, not the goal: notebook 03 breaks it on purpose and measures how far the
 decoded predictions fall below it.

@@ -408,10 +408,6 @@ print(f"notebook time: {time.time() - t_start:.0f} s")
 md("""
 ## What we measured (cpu preset, seeds 0–4)
 
-Each seed run with the current code on an Intel Xeon (2026-12-07; seeds 2 and 3 from an empty
-checkpoint cache, 3.0–3.4 min a run; seeds 0, 1 and 4 loaded the codec and the flow head's decoders
-that `benchmarks/experiments/c5_distribution.py` had trained with the same code minutes before).
-
 | | seed 0 | seed 1 | seed 2 | seed 3 | seed 4 |
 |---|---|---|---|---|---|
 | plain codec: mel `D(E(x))` → `D(ẑ)` | 0.546 → 0.786 | 0.552 → 0.778 | 0.536 → 0.771 | 0.529 → 0.763 | 0.535 → 0.772 |
@@ -428,78 +424,30 @@ that `benchmarks/experiments/c5_distribution.py` had trained with the same code 
   predictor's own size and time correlation — costs only 0.04–0.05 mel. A regression predictor
   outputs an over-smoothed average latent; projection onto the manifold with a denoiser does not
   change it (0.786 → 0.787 in seed 0), because smoothness is not noise.
-- **What each channel carries** (section 4, seeds 0–4, 9–15 s a run). Muting any one channel costs
-  at most 0.015–0.031 mel (6–13% of the gap); the four widest channels 0.080–0.177, the four
-  narrowest 0.001–0.003; the eight widest 0.17–0.27, about the whole gap (0.227–0.240); all 64
-  0.97–1.00. Repairing `ẑ` channel by channel from `E(x)`: the four widest give back 20–28% of the
-  gap, the eight widest 37–43%, the 32 widest 81–86%, and the 64 single-channel repairs add up to
-  1.35–1.45 times the gap. The codec's sound sits in a few channels; the predictor's errors cost
-  across many of them at once.
-- **Calibrated noise makes the decoder robust to noise, but closes little of this gap** (claim 2:
-  0 of 5, not shown at this scale). The decoder fine-tuned on `E(x)+ε` shrugs off ε (its
-  `D(E(x)+ε)` distance falls from 0.72–0.73 to 0.61–0.62) and the flow predictor's `D(ẑ)` improves
-  10–13% in mel, 21–23% in STOI, at 0.037–0.044 mel of oracle cost. The flow head, trained for 300
-  steps, is a poor sampler (nMSE 1.09–1.16, worse than predicting the mean). On an AMD EPYC
-  (2026-11-29) the same code measured 9–13% and 18–22%.
-- **A better sampler does not make it show.** We trained the same flow head longer (a script, seed
-  0; the notebook keeps 300 steps to stay within its time budget). At 1000 steps (33 s) its nMSE
-  fell to 0.59 and its `D(ẑ)` to 0.80; calibrated noise closed 12% of the mel gap at 0.023 mel of
-  oracle cost. At 2500 steps (100 s) its nMSE fell to 0.37 and its `D(ẑ)` to 0.706; calibrated
-  noise closed 9% (0.017 mel) at 0.013 mel of cost (seed 1 at 2500 steps: `D(ẑ)` 0.730, 11%
-  closed). On the noise row, though, it closed 39–53% every time. So as the sampler gets better, less of its error is off-manifold
-  noise that a decoder can learn to ignore. More of it is a *different plausible latent*: another
-  pitch movement, another timing. A distance to the reference counts that as error, and no decoder
-  can remove it. The claim needs a generator whose errors really are noise-like (the noise row
-  shows that a decoder then learns to ignore about half of them). Sampling the flow head with fewer
-  steps would not give one: a single Euler step from noise lands on the velocity's estimate of the
-  conditional mean, the regression head's smooth average again.
-- **A score that does not charge a plausible alternative does not rescue it either.** Scored as
-  sets (`frechet_mel`, every seed), the flow head's samples through the control decoder are
-  *closer* to real frames than the oracle plus noise of their size (30.3–33.0 against 32.9–35.3;
-  the oracle 24.9–26.5). The calibrated decoder brings the noise row back to 26.4–28.3 (6.6–7.8
-  closer to real frames; resampling the 16 clips, a bootstrap, moves that by about 1.3), but it
-  never brings the samples closer: they end 0.05–2.8 further away (31.0–34.3; −66% to −1% of the
-  gap "closed"; the bootstrap spread is about 1.4, so only seed 0's is clearly worse), and its own
-  oracle drifts by 2.5–3.6. It learnt to smooth noise away; the flow head's errors are not noise.
-- **What the flow head's error is: missing information, not noise on top.** Moved onto another
-  clip (the `E(x) + another clip's error` row, every seed, `c5_distribution.py`), its error hurts
-  the control decoder as much as `D(ẑ)` does (mel 0.94–1.00 against 0.93–0.95, STOI 0.55–0.57
-  for both). The calibrated decoder repairs the moved error by 0.12–0.16 mel but `D(ẑ)` by only
-  0.04–0.05. Moved, the error sits on top of a latent that still holds the sentence; in `ẑ` the
-  sentence's own detail is absent. Noise of the errors' full covariance across channels (the
-  script's `--covariance` decoder, `decode_paths.residual_mix`) is the closer copy of them (it
-  costs the control decoder 0.87–0.89 mel, noise of their per-channel size 0.72–0.73), and a
-  decoder trained on it closes 12–15% of the mel gap and 28–32% of STOI's, but at 0.073–0.096 mel
-  of oracle cost, over the claim's 0.05. In LatentFlowSR's own setting, a restorer from the
-  band-limited twin's latent (`benchmarks/experiments/c5_restoration.py`, nMSE 0.28–0.36), neither
-  decoder closes more than 6% of the mel gap either (STOI 4–19%). Nor with a generator that errs
-  far less: an autoregressive sampler that reads the text (04's "AR + text",
-  `benchmarks/experiments/c5_ar_text.py`) predicts this codec's latents to an nMSE of 0.27–0.44 and
-  still leaves a gap of 0.29–0.38 mel, of which calibrated noise closes −3% to 1%. Noise of its
-  errors' per-channel size costs a fifth to under a third of what the errors cost: what hurts is
-  how an error is shaped, along time and across channels, not how large it is per channel.
-- **Gating** (claim 3: 3 of 5 here, seed 0 among them; 2 of 5 on an AMD EPYC, 2026-11-29;
-  asserted in `gpu` only). Over training the gap grows steadily as the codec sharpens (0.05 → 0.3
-  mel) and generation stops improving before the oracle does. Seeds 0, 2 and 4 show the claim
-  (generation best at step 250, 250 and 200; the oracle 0.069, 0.069 and 0.099 mel better at step
-  500). In seeds 1 and 3 the oracle gains 0.043 and 0.041 after generation's best step (the claim
-  asks 0.05). Where on its plateau generation's noisy minimum lands moves with the host: on the AMD
-  EPYC seeds 0 and 2 held (0.114, 0.072) and seeds 1, 3 and 4 gave 0.000, 0.012 and 0.034.
-  Training longer does not settle it, it removes the effect: with 800
-  steps (seed 1, an earlier run), generation kept improving slowly to step 550 and the oracle
-  gained only 0.025 after that. With 1000 steps (a script, 2026-11-29, probe every 100 steps),
-  generation was still creeping down at step 800 in seeds 1 and 4 (0.81 → 0.80 and 0.78 → 0.78
-  mel from step 200) while the oracle went from 0.60 to 0.42; the oracle's gain after generation's
-  best step was 0.013 and 0.012. Here generation plateaus rather than declines, so an
-  oracle-gated checkpoint costs little; the claim needs a codec that sharpens past what the
-  predictor can follow, which this one, this short, does not yet do. Nor does a probe that
-  samples: a flow head in place of the regression probe (`benchmarks/experiments/c6_flow_probe.py`,
-  the same codecs, seeds 0–4) puts generation's best at step 300 in four seeds and sees it get
-  0.004–0.020 mel worse by the oracle's best in all five, but the oracle gains only 0.039–0.046
-  after that step except in seed 1 (0.105): the claim in 1 seed of 5. What both probes agree on is
-  the trend underneath (the third panel above): the regression probe's nMSE rises over training in
-  every seed (0.19–0.25 at step 50, 0.33–0.36 at step 500), the flow probe's from its low at step
-  100–150 on: the sharper the codec, the harder its latents are to predict.
+- **What each channel carries** (section 4): muting the eight widest of 64 channels costs 0.17–0.27
+  mel, about the whole gap, yet repairing those eight in `ẑ` gives back only 37–43% of it. The
+  codec's sound sits in a few channels; the predictor's errors cost across many of them at once.
+
+**Calibrated noise (claim 2: 0 of 5, not shown at this scale).** The decoder fine-tuned on `E(x)+ε`
+shrugs off ε, but the flow predictor's `D(ẑ)` improves only 10–13% in mel and 21–23% in STOI (the
+claim asks 30%) at 0.037–0.044 mel of oracle cost. The flow head's error is missing information, not
+noise on top: moved onto another clip it hurts the control decoder as much as `D(ẑ)` does, and there
+the calibrated decoder repairs it by 0.12–0.16 mel, against 0.04–0.05 in `ẑ`. A longer-trained
+sampler, a score that does not charge a plausible alternative (`frechet_mel`), noise with the errors'
+covariance, LatentFlowSR's own restoration setting and a text-reading sampler all left it short. The
+claim needs a generator whose errors really are noise-like: on the noise row the decoder learns to
+ignore about half of them.
+
+**Gating (claim 3: 3 of 5, seed 0 among them; asserted in `gpu` only).** Generation stops improving
+before the oracle does in every seed (its best at step 200–350 of 500), but the oracle's gain after
+that reaches the claim's 0.05 mel only in seeds 0, 2 and 4 (0.069, 0.069, 0.099); seeds 1 and 3 give
+0.043 and 0.041, and a run on another host held in 2 of 5. Generation plateaus rather than declines,
+so where its noisy minimum lands moves with the host, and training longer removes the effect:
+the claim needs a codec that sharpens past what the predictor can follow. Underneath, the regression
+probe's nMSE rises over training in every seed (0.19–0.25 at step 50, 0.33–0.36 at step 500): the
+sharper the codec, the harder its latents are to predict.
+
+Full lab notes (every run, host and attempt): [benchmarks/NOTES.md](../benchmarks/NOTES.md#03--build-the-oracle-then-break-it)
 
 **Takeaway.** The oracle tells you how good the codec is; the decode-path table tells you *why*
 generation from it is worse. Here the answer is "the predictor averages", so the fix belongs to the

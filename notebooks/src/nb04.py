@@ -407,7 +407,7 @@ code('''
 print(f"notebook time: {time.time() - t_start:.0f} s")
 ''')
 md("""
-## What we measured (cpu preset; an Intel Xeon, 2026-12-07)
+## What we measured (cpu preset)
 
 The rate sweep, seed 0 (every point: the plain codec's 200 steps, then 200 more; D(ẑ) from the flow
 head):
@@ -418,51 +418,6 @@ head):
 | target 1500 | 1504 | 0.557 / 0.831 | 0.878 / 0.636 | 0.321 | 1.087 |
 | plain | ∞ | **0.527 / 0.840** | 0.879 / 0.604 | 0.352 | 1.089 |
 
-- **Oracle and predicted quality pull apart** (C7a, holds in seeds 0–4). The oracle
-  gets worse as the rate falls (mel 0.51–0.53 without a limit, 0.54–0.56 at 1500 nats/s,
-  0.63–0.67 at 150), while the predictions a sampler draws get *more* intelligible: D(ẑ) STOI
-  0.59–0.62, 0.63–0.65 and 0.66–0.68, a lead of 0.060–0.074 for the lowest rate over the plain
-  codec, and by mel it is ahead too (by 0.004–0.023). The gap shrinks from 0.35–0.39 mel to
-  0.23–0.25. A rate limit makes a latent easier to *sample*: the flow head's draws land as far
-  from the truth as before (nMSE about 1 everywhere), but on a latent the decoder has learned to
-  read in a neighbourhood, not a point.
-- **An averaging predictor sees none of this.** With the regression head of 01 and 03 instead
-  (a script, `benchmarks/experiments/c7_warm_start.py`, seeds 0–4), the fine-tuned 1500 and
-  6000 nats/s codecs and the plain one decode their predictions within 0.018 mel and 0.005 STOI of
-  each other, the 1500 nats/s codec last by mel in every seed. Its error is over-smoothing, which no rate limit removes: the generator downstream
-  decides which rate is right.
-- **The best point is in the middle only by mel, and only sometimes** (C7, **not shown at this
-  scale**: it holds in seeds 1 and 2 only). By mel distance the middle point decodes best in seeds
-  1, 2 and 3, ahead of both ends by 0.024, 0.012 and 0.005; in seeds 0 and 4 the lowest rate wins by
-  0.004 or less. By STOI the lowest rate wins in every seed. This sampler is weak (nMSE about 1:
-  it draws latents as far from the truth as a random one with the right statistics), and for a
-  weak sampler the flattest latent is the easiest. A flow head trained 1000 steps instead of 300
-  (nMSE 0.57–0.60; the script, seeds 0 and 1) still preferred the lowest rate by STOI. The `gpu`
-  sweep (seven rate limits and the plain codec, 3000 + 3000 steps, a 2000-step predictor) is where
-  the turn has to show.
-- **Below 150 nats/s the curve turns.** The same script with one more point at the low end,
-  50 nats/s (one nat a frame; seeds 0–4, every other point from this notebook's cache): the oracle
-  is capped (mel 0.74–0.80) and so are the sampler's decodes, 0.039–0.073 mel worse than at 150.
-  By mel the sweep is then a bowl (seed 0: D(ẑ) 0.913 / 0.874 / 0.878 / 0.879 from 50 nats/s to
-  the plain codec), its best inside in every seed and ahead of both ends by 0.01 in four of five
-  (seed 0: 0.0045, against the plain codec). By STOI, though, 50 and 150 nats/s tie (within
-  0.003), so C7a's "best predicted by STOI" would land on 50 in seeds 1 and 4 and lose
-  by mel there; this notebook keeps 150 as its low end. Over-regularising does cap what a weak
-  sampler can reach; the other side of the bowl is the shallow one: the plain codec loses by
-  0.013–0.032 mel in seeds 1–4 and by 0.0045 in seed 0.
-- **A stronger generator prefers more rate.** Section 4's text-reading AR sampler errs far less
-  than the flow head (nMSE 0.27–0.44 against about 1.0). Run on the same sweep
-  (`c7_warm_start.py --head ar-text`, seeds 0–4, 50 nats/s included) its best decode by mel moves
-  up the curve: 1500 nats/s in seeds 0, 2 and 4 (ahead of both ends by 0.018, 0.002 and 0.008),
-  the plain codec in seeds 1 and 3; the lowest rates are now its worst (50 nats/s last in every
-  seed). By STOI the plain codec, the best reconstruction in every seed, is never its best
-  prediction. Which rate is right depends on the generator you will train: measure with that one.
-- **Trained from scratch, the sweep measures training speed instead.** This notebook used to train
-  every rate point from scratch for 200 steps; then every KL codec was still paying for its
-  posterior noise (oracle mel 0.74–0.81 against 0.63), the plain codec won both rankings in every
-  seed, and only 1200 steps per codec (5.5 min, a script) let a 6000 nats/s codec be predicted
-  best in one seed of two. Starting every point from the same codec takes 2 minutes here.
-
 The bottleneck zoo, seed 0 (each codec 200 steps from scratch, the regression head):
 
 | codec | oracle mel | D(ẑ) mel | gap | predictor nMSE |
@@ -472,51 +427,33 @@ The bottleneck zoo, seed 0 (each codec 200 steps from scratch, the regression he
 | σ-VAE (5021 nats/s) | 0.750 | 0.872 | 0.122 | 0.139 |
 | dropout | 0.707 | 0.832 | 0.125 | 0.161 |
 
-- **The regularisers do what they say, and after 200 steps they cost more than they buy.** The
-  KL-type codecs and dropout are more predictable (nMSE 0.13–0.16 against 0.17) and leave a smaller
-  gap (0.11–0.13 against 0.14 mel), but their oracles are so much worse that their predictions
-  decode worse too. Latent noise, softnorm, tanh and the variance floor run in `gpu` only. Latent
-  noise at its default strength changed little at this scale (seeds 0–4: a gap 0.002–0.016 mel
-  smaller for 0.005–0.052 of oracle; seed 0 within 0.01 of the plain codec on both paths); at 200
-  steps there are no outliers for softnorm and tanh to remove (outlier rate ~0), and within 0.01
-  mel of the plain codec they were not worth 04's minutes.
-- **Sampled targets help a generator that reads its own samples** (C8, holds in seeds 0–4).
-  The autoregressive sampler, writing each held-out sentence a second at a time from the true past,
-  decodes 0.12–0.26 mel better when it learnt from posterior samples (seed 0: 1.746 → 1.482) and
-  is more intelligible too (STOI 0.22–0.27 → 0.28–0.32). Its draws sit *farther* from the truth
-  (nMSE 3.0–4.2 against 1.3–2.1), but they are the kind of latent this decoder was trained on, and the
-  model has read noisy pasts all along; trained on means, its own draws take it where it has never
-  been, and it drifts. Greedy, the same two predictors part less, and either way (−0.058 to
-  +0.104 mel), and with the stretch cut to 0.2 s (a script) the sampler's gain is
-  smaller (−0.010 to +0.106, four seeds of five): the gain grows with how long the generator runs
-  on its own output. The absolute numbers are poor (this generator reads no text, only the past
-  sound), but the comparison is fair: the same predictor, seed and draws, only the targets differ.
-- **Reading the text, the verdict depends on how the generator draws** (seeds 0–4, recorded beside
-  C8). The AR + text generator's drafts are nearly as close as the heads' (D(ẑ) 0.90–0.97 mel,
-  oracle 0.76–0.79) and it hardly drifts: sampling costs the mean-trained model only 0.004–0.010
-  mel over greedy. Greedy, sampled targets help in every seed (+0.011 to +0.046 mel, +0.012 to
-  +0.026 STOI). Sampling at temperature 1 they decode better by mel in four seeds of five (−0.016
-  to +0.030) but *less* intelligibly in all five (STOI −0.003 to −0.033): trained on posterior
-  draws, the model learnt to draw the posterior's own noise too (its draws' nMSE 2.9–4.2 against
-  0.23–0.29), and with little drift left to undo, that noise is what you hear. Whether sampled
-  targets pay depends on the decoder as much as on the generator: it has to be one that decodes
-  posterior draws well.
-- **Where nothing is fed back, sampled targets do not help** (seeds 0–4): the flow head decodes
-  worse with them by 0.004–0.042 mel and 0.005–0.019 STOI (its draws spread far wider: nMSE
-  2.6–3.6 against 1.0), the regression control by 0.001–0.004 mel, as expected. On the 6000
-  nats/s codec, and with the flow head trained 1000 and 2500 steps (scripts, seeds 0 and 4), they
-  never helped either. SALAD's finding is about an autoregressive generator, and that is the
-  setting where it shows here (`benchmarks/experiments/c8_autoregressive.py` reruns it at other
-  horizons).
-- **The debt is not where the average puts it** (C9, holds in seeds 0–4): on the 1500 nats/s
-  codec, transient frames — onsets, 14% of the frames — carry 23–27% of the predictor's residual
-  energy (1.6–1.9× their share). The KL is uneven too, but somewhere else: silent frames carry
-  1.7–1.9× their share of it, and one channel 2.4–4.3× its fair share. An average KL says nothing
-  about where generation will fail.
-- **A rate limit concentrates the codec, and the debt follows** (section 5's channel curves, seeds
-  0–4, 3 s a run). The four widest of 64 channels hold 13–26% of what muting every channel costs at
-  150 nats/s, 10–18% at 1500 and 6–17% without a limit; they carry 26–43%, 24–33% and 16–25% of
-  the flow head's gap. Both shares fall from the lowest rate to the plain codec in every seed.
+- **Oracle and predicted quality pull apart** (C7a, holds in seeds 0–4): the lower the rate, the
+  worse the oracle (mel 0.51–0.53 without a limit, 0.63–0.67 at 150 nats/s) and the *more*
+  intelligible a sampler's predictions (D(ẑ) STOI 0.59–0.62 → 0.66–0.68). With the regression head
+  instead the codecs decode their predictions within 0.018 mel and 0.005 STOI of each other: an
+  averaging predictor's error is over-smoothing, which no rate limit removes.
+- **The best point is in the middle only by mel, and only sometimes** (C7, **not shown at this
+  scale**: it holds in seeds 1 and 2 only). By mel the middle point decodes best in seeds 1, 2
+  and 3 (ahead of both ends by 0.024, 0.012 and 0.005); by STOI the lowest rate wins every seed.
+  This sampler is weak (nMSE about 1), and for a weak sampler the flattest latent is the easiest.
+  One more point at 50 nats/s makes the sweep a bowl by mel (best inside in every seed, ahead of
+  both ends by 0.01 in four of five), and a text-reading AR sampler, which errs far less, prefers
+  more rate: the turn has to show in the `gpu` sweep, with the generator you will train.
+- **The regularisers cost more than they buy after 200 steps**: more predictable and a smaller gap,
+  but oracles so much worse that their predictions decode worse too. Latent noise, softnorm, tanh and
+  the variance floor run in `gpu` only: at 200 steps they changed little against the plain codec
+  (latent noise: a gap 0.002–0.016 mel smaller for 0.005–0.052 of oracle; softnorm and tanh within
+  0.01 mel).
+- **Sampled targets help a generator that reads its own samples** (C8, holds in seeds 0–4): the
+  autoregressive sampler decodes 0.12–0.26 mel better and more intelligibly (STOI 0.22–0.27 →
+  0.28–0.32) when it learnt from posterior samples. Reading the text too, its greedy drafts gain and
+  its samples lose intelligibility (STOI −0.003 to −0.033); where nothing is fed back, no gain.
+- **The debt is not where the average puts it** (C9, holds in seeds 0–4): transient frames, 14% of
+  the frames, carry 23–27% of the predictor's residual energy on the 1500 nats/s codec (1.6–1.9×
+  their share), and a rate limit concentrates the codec in its widest channels, where the debt
+  follows (section 5).
+
+Full lab notes (every run, host and attempt): [benchmarks/NOTES.md](../benchmarks/NOTES.md#04--regularisation-is-error-ownership)
 
 **Takeaway.** A regulariser is a decision about who pays for the generator's errors. Measure both
 sides — the oracle it costs and the gap it buys — with the generator you will actually train: a rate

@@ -418,10 +418,9 @@ print(f"notebook 05 ran in {(time.time() - t_start) / 60:.1f} min (preset {prese
 md("""
 ## What we measured
 
-`cpu` preset, 2 CPU cores, seeds 0–4, each run from an empty checkpoint cache (4.1–4.6 min a run,
-2026-11-30; a linear probe on the frozen latent; content on the test voices, speaker on new
-sentences; 550 probe clips). Chance: content 0.10, speaker 0.16. The content teacher reads 57.0–58.3%
-of the phones of the unseen voices.
+`cpu` preset, 2 CPU cores, seeds 0–4 (a linear probe on the frozen latent; content on the test
+voices, speaker on new sentences; 550 probe clips). Chance: content 0.10, speaker 0.16. The content
+teacher reads 57.0–58.3% of the phones of the unseen voices.
 
 | seed | acoustic only: content / speaker | coupled | two-path | layer 1 · cos, speaker (250 steps) | posteriors · KL (250) | logits · cos (250) | C10 | C11 | C12 |
 |---|---|---|---|---|---|---|---|---|---|
@@ -431,20 +430,11 @@ of the phones of the unseen voices.
 | 3 | 0.270 / 0.660 | 0.318 / 0.597 | 0.362 / 0.792 | 0.629 | 0.516 | 0.616 | ✓ | ✓ | ✓ |
 | 4 | 0.273 / 0.751 | 0.299 / 0.533 | 0.335 / 0.822 | 0.722 | 0.633 | 0.734 | ✓ | ✓ | ✓ |
 
-A re-run on one machine with one version of the code reproduces these numbers exactly (seeds 0 and
-4's acoustic-only and coupled encoders came out to the last digit as in the script that chose this
-budget). Other code or another machine (other floating-point kernels) moves them.
-
 - **C10 holds in four seeds, seed 0 among them**: content on unseen voices +0.023 to +0.075 in
   every seed, speaker −0.06 to −0.29 in four; in seed 2 the voice probe fell by only 0.034 (the
   claim asks 0.05).
-- **The budget is what made it show: more updates, not more audio.** With the budget of notebooks
-  01–04 (250 steps of eight one-second crops: the same 2000 seconds of audio) the speaker half held
-  in every seed but the content half in three of five (seed 0 +0.008, seed 4 −0.006). With 500 such
-  steps seed 4 still gained nothing (+0.000); at 1000 steps of eight one-second crops both seeds
-  showed it (+0.028, +0.039), and so did 1000 steps of four half-second crops, this notebook's
-  budget (+0.023, +0.026), which trains an encoder in 40–55 s instead of about 80
-  (`benchmarks/experiments/c10_coupling.py`).
+- **More updates, not more audio, made it show**: with the budget of notebooks 01–04 (250 steps of
+  eight one-second crops, the same audio) the content half held in three seeds of five.
 - **Section 5, seed by seed: known voices first, new voices later.** Coupling's gain in content on
   unseen voices / on the training voices / in the speaker probe:
 
@@ -471,15 +461,7 @@ budget). Other code or another machine (other floating-point kernels) moves them
 - Intonation (F0 around each speaker's register) is not linearly readable from any of the three
   latents, and the noise type leaks from all three: the ledger flags both.
 
-What did not make the content half show, with 01–04's budget (seeds 0 and 4, scripts): a stronger
-coupling (KL weight 10 and 30), the teacher's own speed perturbation given to the encoders
-(+0.004 / +0.002 on unseen voices), removing each clip's latent mean before probing (−0.002 /
-+0.006), more speakers made from the same five voices (the `gpu` corpus: +0.014 / +0.007), and the
-`gpu` teacher with 250-step encoders (+0.012). Every one of them kept the encoders at 250 steps.
-At `gpu` scale (3000 steps each, the `gpu` corpus, seed 0, trained on two CPU cores in about 40
-minutes, `c10_coupling.py --preset gpu`) coupling raised content on unseen voices from 0.318 to
-0.447 and dropped the speaker probe from 0.714 to 0.423: both halves by several times their
-margins.
+Full lab notes (every run, host and attempt): [benchmarks/NOTES.md](../benchmarks/NOTES.md#05--semantic-teachers-are-invariance-contracts)
 
 ## Takeaway
 

@@ -429,13 +429,12 @@ print(f"notebook 07 ran in {(time.time() - t_start) / 60:.1f} min (preset {prese
 md("""
 ## What we measured
 
-`cpu` preset, 2 CPU cores (an Intel Xeon, 2026-12-07; the notebook's default: two torch threads),
-seeds 0–4, every encoder trained in the run (the content teacher loaded from notebook 05's cache;
-seed 4 in the benchmark's first run of the same code). Log-mel distances, lower is better.
-Restoration on 16 test sentences (unseen voices and rooms) and their 48 degraded twins, do-nothing
-floor 1.346; conversion on 50 new sentences of the 5 training voices. The collapse and the content +
-speaker columns are mean above-chance probe scores on latents of degraded inputs; the speaker probe
-column is the accuracy on the conversion latents (chance 0.14).
+`cpu` preset, 2 CPU cores (the notebook's default: two torch threads), seeds 0–4, every encoder
+trained in the run (the content teacher loaded from notebook 05's cache). Log-mel distances, lower
+is better. Restoration on 16 test sentences (unseen voices and rooms) and their 48 degraded twins,
+do-nothing floor 1.346; conversion on 50 new sentences of the 5 training voices. The collapse and
+the content + speaker columns are mean above-chance probe scores on latents of degraded inputs; the
+speaker probe column is the accuracy on the conversion latents (chance 0.14).
 
 | seed | restoration · neutral oracle: codec / restoration | task oracle: codec / restoration | collapse probes: codec → restoration | content + speaker probes | latent distance to the clean twin | conversion · neutral oracle: wide / narrow | target voice named: wide / narrow | content kept: wide / narrow | speaker probe: wide → narrow | C16 r | C17 r | C16 c | C17 c |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
@@ -457,17 +456,11 @@ column is the accuracy on the conversion latents (chance 0.14).
   keeps 85–91% of what it carries above chance, the wide 93–98%).
 - **C17 for conversion holds in every seed**: the speaker probe falls from 0.97–1.00 to 0.67–0.80,
   far from AUTOVC's chance level (0.14).
-- **C17 for restoration is at the margin: 3 of 5.** In seeds 0, 3 and 4 the collapse probes fall by
-  0.056–0.081; in seeds 1 and 2 they do not fall at all (+0.002, +0.007): the condition probe falls there,
-  but the room probe reads the restoration encoder's latent *better* than the codec's (0.55 against
-  0.50, 0.58 against 0.47). Asserted in `gpu` only. The
-  latent distance to the clean twin, which the bridge optimises directly, falls from 0.62–0.77 to
-  0.21–0.30 in every run, and the content + speaker probes rise (0.34–0.38 → 0.39–0.43). Earlier
-  runs found the same margin moving with the host and the thread count: on an AMD EPYC
-  (2026-11-29, earlier code) 4 of 5 with seed 0 failing (−0.018); the same seeds on one thread
-  (`OMP_NUM_THREADS=1`) fell by 0.02–0.07 and met the margin in 1 of 5. There C16 for conversion
-  held in 4 of 5 (seed 2's narrow bottleneck named the target voice +0.18 more often, the claim
-  asks +0.2); here it holds in all five.
+- **C17 for restoration is at the margin: 3 of 5** (asserted in `gpu` only). In seeds 0, 3 and 4 the
+  collapse probes fall by 0.056–0.081; in seeds 1 and 2 they do not fall at all (+0.002, +0.007): the
+  room probe reads the restoration encoder's latent *better* than the codec's. The latent distance to
+  the clean twin, which the bridge optimises directly, falls from 0.62–0.77 to 0.21–0.30 in every
+  run. The margin moves with the host and the thread count (another host: 4 of 5; one thread: 1 of 5).
 - Without the bridge (the audio loss alone, measured once in seed 0) the restoration encoder restores
   about as well (task oracle 1.19) but its latent keeps the degradation like the neutral codec's
   (condition probe 0.94, noise type 0.95): the decoder does the restoring.
@@ -475,6 +468,8 @@ column is the accuracy on the conversion latents (chance 0.14).
 What would make the restoration half of C17 show clearly: more steps (the bridge's training error
 falls from about 0.43 to 0.19 over the 300 steps and levels off only as the learning rate decays), a
 narrower latent, or a gpu-sized encoder.
+
+Full lab notes (every run, host and attempt): [benchmarks/NOTES.md](../benchmarks/NOTES.md#07--task-shaped-encoders-need-two-oracles)
 
 ## Takeaway
 

@@ -312,10 +312,9 @@ print(f"notebook 08 ran in {(time.time() - t_start) / 60:.1f} min (preset {prese
 md("""
 ## What we measured
 
-`cpu` preset, 2 CPU cores (an Intel Xeon, 2026-12-07), seeds 0–4 (seed 4 in the benchmark's first
-run of the same code). Mel distances on 8 new sentences of the training voices, lower is better;
-the channel columns: what muting the card's 8 widest (and 8 narrowest) latent channels costs, and
-how much of the gap repairing the 8 widest channels of ẑ gives back.
+`cpu` preset, 2 CPU cores, seeds 0–4. Mel distances on 8 new sentences of the training voices,
+lower is better; the channel columns: what muting the card's 8 widest (and 8 narrowest) latent
+channels costs, and how much of the gap repairing the 8 widest channels of ẑ gives back.
 
 | seed | D(E(x)) → D(ẑ) | gap (≥ 0.1) | STOI drop (≥ 0.03) | noise share of the gap (< 0.5) | content / speaker probe above chance (≥ 0.2) | degraded input: codec / do nothing | 8 widest channels: mute · repair | 8 narrowest: mute | C18 |
 |---|---|---|---|---|---|---|---|---|---|
@@ -344,12 +343,12 @@ how much of the gap repairing the 8 widest channels of ẑ gives back.
   narrows the oracle and widens the gap in relative terms (notebook 03 at 500 steps: 0.23–0.24).
 - The two-process run matches the one-process run to a largest weight difference of 1.4e-5 after 3
   steps (the unit test measures 7e-5 on its fake corpus and allows 5e-4).
-- An earlier run (AMD EPYC, 2026-11-29, the card without its channel table) held in every seed
-  too, with the gap at 0.122–0.138.
 
 On a folder we did not make (Debian's sound themes, 102 sounds), the card takes 98 s in `cpu`: the
 AR predictor's gap is 0.27 mel, again mostly structured (calibrated noise costs 24 % of it), and
 transients carry 10 % of the residual on 2 % of the frames.
+
+Full lab notes (every run, host and attempt): [benchmarks/NOTES.md](../benchmarks/NOTES.md#08--the-checklist-the-whole-recipe-on-your-own-audio)
 
 ## Takeaway
 
