@@ -37,7 +37,7 @@ The claim to test: **the interface with the best reconstruction is not the inter
 best predicted-latent quality.**
 """)
 code('''
-preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 4 min on an idle 2-core machine) or "gpu"; "auto" picks gpu when CUDA is there
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop: about 4 min on 2 idle cores, under 1 min re-run) or "gpu"; "auto": gpu if CUDA
 seed = 0
 ''', tags=["parameters"])
 md("""

@@ -31,7 +31,7 @@ image at all); only the loss changes. Claims: *spectral losses beat waveform L1 
 PESQ) and *the mid/side loss keeps the stereo image* (lower ILD error).
 """)
 code('''
-preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 6 min) or "gpu"; "auto" picks gpu when CUDA is there
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop: about 5 min on 2 idle cores, under 1 min re-run) or "gpu"; "auto": gpu if CUDA
 seed = 0
 ''', tags=["parameters"])
 md("## 1 · Setup")

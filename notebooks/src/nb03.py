@@ -32,7 +32,7 @@ latent noise closes much of it at a small oracle cost (LatentFlowSR trains its d
 and the checkpoint with the best oracle is not the checkpoint with the best generation.
 """)
 code('''
-preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 6 min) or "gpu"; "auto" picks gpu when CUDA is there
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop: about 4 min on 2 idle cores, under 1 min re-run) or "gpu"; "auto": gpu if CUDA
 seed = 0
 compare_kl = None  # train the KL-VAE of section 5 as well; None: in every preset but cpu (2 min more there)
 ''', tags=["parameters"])

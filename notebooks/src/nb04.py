@@ -30,7 +30,7 @@ measures the trade three ways, with the tools of notebook 03 (the same predictor
    or one kind of sound that carries most of it (**C9**).
 """)
 code('''
-preset = "auto"  # "smoke" (CI), "cpu" (about 5 min on an idle 2-core machine) or "gpu"; "auto": gpu if CUDA is there
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop: about 5 min on 2 idle cores, under 1 min re-run) or "gpu"; "auto": gpu if CUDA
 seed = 0
 ''', tags=["parameters"])
 md("""

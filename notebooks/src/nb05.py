@@ -34,7 +34,7 @@ This lesson:
 6. asks whether the **teacher layer** matters, and plays the decodes.
 """)
 code('''
-preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 4.5 min) or "gpu"; "auto" picks gpu when CUDA is there
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop: about 4 min on 2 idle cores, under 1 min re-run) or "gpu"; "auto": gpu if CUDA
 seed = 0
 ''', tags=["parameters"])
 md("""

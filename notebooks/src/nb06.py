@@ -34,7 +34,7 @@ The comparison: **the blend** (all four losses from step 0) against **the staged
 equal total steps.
 """)
 code('''
-preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 5 min) or "gpu"; "auto" picks gpu when CUDA is there
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop: about 3 min on 2 idle cores, under 1 min re-run) or "gpu"; "auto": gpu if CUDA
 seed = 0
 ''', tags=["parameters"])
 md("""

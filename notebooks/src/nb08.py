@@ -35,7 +35,7 @@ course corpus's speech, where notebooks 03–07 measured what to expect, so the 
 against them (the claim at the end).
 """)
 code('''
-preset = "auto"  # "smoke" (CI), "cpu" (a laptop, about 3 min) or "gpu"; "auto" picks gpu when CUDA is there
+preset = "auto"  # "smoke" (CI), "cpu" (a laptop: about 2 min on 2 idle cores, under 1 min re-run) or "gpu"; "auto": gpu if CUDA
 seed = 0
 audio_dir = ""  # a folder of your own audio (leave it empty for the course corpus)
 domain = "speech"  # which clips of a course corpus; on your own folder, "speech" adds PESQ / STOI
