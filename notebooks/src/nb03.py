@@ -27,9 +27,10 @@ nearly as bad as `D(ẑ)`, the decoder is simply fragile (train it with such noi
 while `D(ẑ)` is bad, the predictor's errors are *structured* — no amount of noise robustness fixes
 them.
 
-Three claims are tested: the plain codec's gap is large; a decoder trained with **calibrated**
-latent noise closes much of it at a small oracle cost (LatentFlowSR trains its decoder this way);
-and the checkpoint with the best oracle is not the checkpoint with the best generation.
+Three claims are tested (their ids in the README's table of claims): the plain codec's gap is
+large (**C4**); a decoder trained with **calibrated** latent noise closes much of it at a small
+oracle cost (**C5**; LatentFlowSR trains its decoder this way); and the checkpoint with the best
+oracle is not the checkpoint with the best generation (**C6**).
 """)
 code('''
 preset = "auto"  # "smoke" (CI), "cpu" (a laptop: about 4 min on 2 idle cores, under 1 min re-run) or "gpu"; "auto": gpu if CUDA
@@ -418,7 +419,7 @@ md("""
 | best oracle step / best generation step (of 500) | 500 / 250 | 500 / 300 | 500 / 250 | 450 / 350 | 500 / 200 |
 | oracle gain after the best-generation step | 0.069 | 0.043 | 0.069 | 0.041 | 0.099 |
 
-- **The gap is large and holds in every seed** (claim 1: 5 of 5): the predicted latent loses
+- **The gap is large and holds in every seed** (C4: 5 of 5): the predicted latent loses
   0.23–0.24 mel and about 0.1 STOI.
 - **Its cause is the predictor, not the decoder's fragility.** `D(E(x)+ε)` — noise of the
   predictor's own size and time correlation — costs only 0.04–0.05 mel. A regression predictor
@@ -428,7 +429,7 @@ md("""
   mel, about the whole gap, yet repairing those eight in `ẑ` gives back only 37–43% of it. The
   codec's sound sits in a few channels; the predictor's errors cost across many of them at once.
 
-**Calibrated noise (claim 2: 0 of 5, not shown at this scale).** The decoder fine-tuned on `E(x)+ε`
+**Calibrated noise (C5: 0 of 5, not shown at this scale).** The decoder fine-tuned on `E(x)+ε`
 shrugs off ε, but the flow predictor's `D(ẑ)` improves only 10–13% in mel and 21–23% in STOI (the
 claim asks 30%) at 0.037–0.044 mel of oracle cost. The flow head's error is missing information, not
 noise on top: moved onto another clip it hurts the control decoder as much as `D(ẑ)` does, and there
@@ -438,7 +439,7 @@ covariance, LatentFlowSR's own restoration setting and a text-reading sampler al
 claim needs a generator whose errors really are noise-like: on the noise row the decoder learns to
 ignore about half of them.
 
-**Gating (claim 3: 3 of 5, seed 0 among them; asserted in `gpu` only).** Generation stops improving
+**Gating (C6: 3 of 5, seed 0 among them; asserted in `gpu` only).** Generation stops improving
 before the oracle does in every seed (its best at step 200–350 of 500), but the oracle's gain after
 that reaches the claim's 0.05 mel only in seeds 0, 2 and 4 (0.069, 0.069, 0.099); seeds 1 and 3 give
 0.043 and 0.041, and a run on another host held in 2 of 5. Generation plateaus rather than declines,
