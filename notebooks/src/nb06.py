@@ -304,11 +304,9 @@ print(f"notebook 06 ran in {(time.time() - t_start) / 60:.1f} min (preset {prese
 md("""
 ## What we measured
 
-`cpu` preset, 2 CPU cores (an Intel Xeon, 2026-12-07), seeds 0–4, every model of the lesson trained
-in the run (notebook 05's teacher loaded from its cache; seed 4 in the benchmark's first run of the
-same code), 450 steps
-both ways (latent 50 Hz × 8, KL 1e-4, 0.5 s crops; phases of 160, 100, 100, 50 and 40 steps).
-Log-mel distances on 16 new sentences of the training speakers (lower is better); probes as in 05.
+`cpu` preset, 2 CPU cores, seeds 0–4, 450 steps both ways (latent 50 Hz × 8, KL 1e-4, 0.5 s crops;
+phases of 160, 100, 100, 50 and 40 steps). Log-mel distances on 16 new sentences of the training
+speakers (lower is better); probes as in 05.
 
 | seed | C13: teacher's share · most opposed counted pair (each loss ≥ 5%) | C14: oracle mel before → after polish | C15: D(ẑ) phase 3 / control / replay | blend: oracle · D(ẑ) · content · speaker | staged: oracle · D(ẑ) · content · speaker |
 |---|---|---|---|---|---|
@@ -318,37 +316,26 @@ Log-mel distances on 16 new sentences of the training speakers (lower is better)
 | 3 | 74% · teacher~adversarial +0.187 | 0.798 → 0.753 (MR-STFT 2.020 → 1.958) | 0.968 / 0.961 / **0.927** | 0.731 · 0.984 · 0.396 · **0.933** | **0.728** · **0.952** · 0.372 · 0.920 |
 | 4 | 74% · teacher~adversarial +0.033 | 0.773 → 0.734 (MR-STFT 2.012 → 1.962) | 0.925 / 0.907 / **0.900** | 0.741 · 0.960 · 0.408 · 0.893 | **0.707** · **0.900** · 0.366 · **0.947** |
 
-C13, C14 and C15 hold in every seed. (On an AMD EPYC, 2026-11-30, they held in every seed too:
-the teacher's share 73–78%, the polish 0.02–0.09 mel, replay's margins 0.004–0.028.)
+C13, C14 and C15 hold in every seed.
 
-- **C13 holds in every seed, and by ownership, not by opposition.** The teacher (phone posteriors,
-  KL, weight 3) holds about three quarters of the encoder's gradient in the blend (71–76%). Every
-  pair of losses that counts (each ≥ 5% of the gradient) has a positive mean cosine, +0.03 to
-  +0.19 at its lowest: reconstruction, teacher and adversarial gradients point the same way. The
-  only negative mean cosines involve the KL prior, whose share is about 0.01%; until 2026-12-07 the
-  check counted them (−0.06 to −0.19), which made the most opposed pair a prior's, a conflict no
-  step of the encoder feels. So the blend's problem here is not a tug of war: one loss quietly
-  owns the latent.
-- **C14 holds in every seed.** The 100-step polish lowers the oracle's mel distance by 0.04–0.07
-  and its MR-STFT distance by 0.05–0.10, and no latent number changes (max |Δz| = 0). With 50
-  polish steps (an earlier schedule) C14 held in 4 of 5 seeds: seed 0's MR-STFT distance rose by
-  0.013. Part of the gain is simply more decoder training: the control of section 5 keeps
-  improving the oracle too. What the frozen encoder buys is that the gain costs the generator
-  nothing. A predictor trained on phase 2's latents is still valid after phase 3.
-- **C15 holds in every seed**, but its margin over the equal-steps control is small: 0.014, 0.013,
-  0.005, 0.034 and 0.007 mel in seeds 0–4. Replay costs some oracle quality, since half of its
-  batches are ẑ.
-- **Blend vs staged** at equal steps: the staged model has the better D(ẑ) and the better oracle in
-  every seed, and the better speaker probe in four (seed 3: 0.920 against 0.933). The blend has the
-  better content probe in every seed: its teacher pushed for 450 steps instead of 140.
-- Phase 5's gate kept the joint tune in every seed (CKA to its start 0.997–0.999, gate 0.95).
-- The teacher coupling's projection head is seeded (`TeacherAlignment(seed=)`). Before it was, a
-  first run (teacher trained) and a re-run (teacher loaded) trained different coupled encoders from
-  the same seed.
-- Time: see the README's syllabus (`benchmarks/bench_notebooks.py`, first run and cached).
+- **C13 holds by ownership, not by opposition.** The teacher (phone posteriors, KL, weight 3)
+  holds 71–76% of the encoder's gradient in the blend. Every pair of losses that counts (each ≥ 5%
+  of the gradient) has a positive mean cosine, +0.03 to +0.19 at its lowest: reconstruction,
+  teacher and adversarial gradients point the same way. The blend's problem here is not a tug of
+  war: one loss quietly owns the latent.
+- **C14:** the 100-step polish lowers the oracle's mel distance by 0.04–0.07 and its MR-STFT
+  distance by 0.05–0.10, and no latent number changes (max |Δz| = 0). Part of the gain is simply
+  more decoder training (the control of section 5 improves the oracle too); what the frozen encoder
+  buys is that the gain costs the generator nothing.
+- **C15:** replay beats the equal-steps control in every seed, but by little: 0.005–0.034 mel.
+  A clearer margin would need more replay steps, or a predictor whose errors are larger than its
+  over-smoothing (the flow head of notebook 03).
+- **Blend vs staged** at equal steps: the staged model has the better `D(ẑ)` and oracle in every
+  seed and the better speaker probe in four; the blend keeps more phones in every seed (its
+  teacher pushed for 450 steps, the staged one for 140). Phase 5's gate kept the joint tune in
+  every seed (CKA to its start 0.997–0.999, gate 0.95).
 
-What would make the C15 margin clear: more replay steps, or a predictor whose errors are larger
-than its over-smoothing (the flow head of notebook 03).
+Full lab notes (every run, host and attempt): [benchmarks/NOTES.md](../benchmarks/NOTES.md#06--stage-training-by-gradient-ownership)
 
 ## Takeaway
 
