@@ -75,15 +75,47 @@ def run(preset: str = "auto", seed: int = 0, out: Path | None = None, only: list
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
+WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
+
+
+def progress_text(state: dict, model_id: str) -> str | None:
+    """The last text a tqdm notebook bar showed, rebuilt from the saved widget state (an HBox of
+    description, progress bar and counter); None when ``model_id`` is not such a bar.
+
+    Why: the output's own ``text/plain`` is the bar's *first* frame ("training: 0%|  | 0/1250"),
+    which is all a page without widgets can show; a finished run should read as finished."""
+    from html import unescape
+
+    box = state.get(model_id, {})
+    children = [c.removeprefix("IPY_MODEL_") for c in box.get("state", {}).get("children", [])]
+    if box.get("model_name") != "HBoxModel" or len(children) != 3:
+        return None
+    left, bar, right = (state.get(c, {}) for c in children)
+    if (left.get("model_name"), right.get("model_name")) != ("HTMLModel", "HTMLModel") or \
+            bar.get("model_name") not in ("FloatProgressModel", "IntProgressModel"):
+        return None
+    done = bar["state"].get("value", 0) / (bar["state"].get("max") or 1)
+    filled = max(0, min(10, round(10 * done)))
+    text = f"{left['state'].get('value', '')}|{'█' * filled}{' ' * (10 - filled)}|{right['state'].get('value', '')}"
+    return unescape(text).replace("\u2007", " ")
+
+
 def static_outputs(nb):
     """Drop live-widget views that carry a static ``text/html`` snapshot beside them
     (``widgets._Shown``): an exported page has no kernel and no widget state, so the snapshot's
-    players and spectrograms are what it can show."""
+    players and spectrograms are what it can show.  A progress bar's view becomes the text of its
+    last frame (``progress_text``)."""
+    state = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
             if WIDGET_VIEW in data and "text/html" in data:
                 del data[WIDGET_VIEW]
+            elif WIDGET_VIEW in data:
+                text = progress_text(state, data[WIDGET_VIEW].get("model_id", ""))
+                if text is not None:
+                    del data[WIDGET_VIEW]
+                    data["text/plain"] = text
     return nb
 
 

@@ -39,6 +39,32 @@ def test_static_pages_keep_the_players_of_widgets():
     assert WIDGET_VIEW not in data and "<audio" in data["text/html"]
 
 
+def test_a_finished_progress_bar_reads_as_finished_on_a_static_page():
+    from course_lib.run_notebooks import WIDGET_STATE, WIDGET_VIEW, static_outputs
+
+    def model(name, **state):
+        return {"model_name": name, "model_module": "@jupyter-widgets/controls", "state": state}
+
+    # the widget state tqdm.notebook leaves after 400 of 400 steps (as saved by papermill)
+    state = {"box": model("HBoxModel", children=["IPY_MODEL_l", "IPY_MODEL_p", "IPY_MODEL_r"]),
+             "l": model("HTMLModel", value="content\u2007teacher:\u2007100%"),
+             "p": model("FloatProgressModel", value=400.0, max=400.0, bar_style="success"),
+             "r": model("HTMLModel", value="\u2007400/400\u2007[00:11&lt;00:00,\u200749.04it/s]"),
+             "other": model("IntSliderModel", value=3)}
+    first_frame = "content teacher:   0%|          | 0/400 [00:00<?, ?it/s]"
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {WIDGET_STATE: {"state": state, "version_major": 2, "version_minor": 0}}
+    outs = [nbformat.v4.new_output("display_data", data={WIDGET_VIEW: {"model_id": mid}, "text/plain": first_frame})
+            for mid in ("box", "other", "missing")]
+    nb.cells = [nbformat.v4.new_code_cell("x", outputs=outs)]
+    bar, other, missing = (o["data"] for o in static_outputs(nb).cells[0].outputs)
+    assert bar == {"text/plain": "content teacher: 100%|██████████| 400/400 [00:11<00:00, 49.04it/s]"}
+    assert WIDGET_VIEW in other and WIDGET_VIEW in missing  # not a progress bar: left as it was
+    nb.metadata["widgets"][WIDGET_STATE]["state"]["p"]["state"]["value"] = 200.0  # stopped half way: half a bar
+    nb.cells[0].outputs[0]["data"] = {WIDGET_VIEW: {"model_id": "box"}, "text/plain": first_frame}
+    assert "|█████     |" in static_outputs(nb).cells[0].outputs[0]["data"]["text/plain"]
+
+
 def test_static_pages_load_nothing_from_the_network():
     import re
 
