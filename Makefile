@@ -101,10 +101,11 @@ gpu-kit: setup
 	$(PY) data_scripts/build_corpus.py --preset cpu
 	$(PY) scripts/gpu_kit.py
 
-# a room kit: the corpus of PRESET and every checkpoint trained on it, in one file for other laptops
-# (build/kit-<preset>-<corpus hash>.tar); `make unkit KIT=…` installs one (checked, never over another corpus)
+# a room kit: the corpus of PRESET and every checkpoint of seed SEED (default 0; SEED=all: every seed) trained
+# on it, in one file for other laptops (build/kit-<preset>-<corpus hash>.tar); `make unkit KIT=…` installs one
+# (checked, never over another corpus)
 kit: corpus
-	$(PY) scripts/room_kit.py pack --preset $(PRESET)
+	$(PY) scripts/room_kit.py pack --preset $(PRESET) --seed $(SEED)
 
 unkit: setup
 	@[ -n "$(KIT)" ] || { echo "make unkit KIT=path/to/kit-….tar (the file make kit wrote)" >&2; exit 2; }

@@ -417,6 +417,21 @@ def trained_on(folder: str | os.PathLike) -> str | None:
     return None
 
 
+def trained_seed(folder: str | os.PathLike) -> int | None:
+    """The seed a finished checkpoint folder was trained with (None: unfinished, unreadable or unsaid):
+    a codec's from ``info.json``, a content teacher's from inside ``teacher.pt``."""
+    folder = Path(folder)
+    info, model, teacher = folder / "info.json", folder / "model.pt", folder / "teacher.pt"
+    try:
+        if model.is_file() and info.is_file():
+            return json.loads(info.read_text())["preset"]["train"]["seed"]
+        if teacher.is_file():
+            return torch.load(teacher, weights_only=True, map_location="cpu")["info"]["config"]["seed"]
+    except Exception:  # a damaged or older folder says nothing about its seed
+        return None
+    return None
+
+
 def cached_folders(corpus_hash: str, root: str | os.PathLike | None = None) -> list[Path]:
     """Every finished checkpoint folder in the cache (``root``, default ``CHECKPOINT_ROOT``) trained
     on the corpus with ``corpus_hash``: what a notebook on that corpus can load instead of training."""

@@ -62,14 +62,19 @@ def _commit() -> str | None:
 
 
 def pack(preset: str, out: Path | None = None, corpus: Path | None = None, checkpoints: Path | None = None,
-         progress: bool = True) -> Path:
-    """Write the kit for ``preset``'s corpus and its checkpoints; returns the kit's path."""
+         progress: bool = True, seed: int | None = None) -> Path:
+    """Write the kit for ``preset``'s corpus and its checkpoints; returns the kit's path.
+
+    ``seed``: only the checkpoints trained with that seed (what the notebooks run with ``seed = N``
+    load; a cache filled by ``make claims`` holds five seeds, five times the size).  None: all."""
     corpus = Path(corpus) if corpus is not None else data.corpus_dir(preset)
     checkpoints = Path(checkpoints) if checkpoints is not None else training.CHECKPOINT_ROOT
     if not up_to_date_hash(corpus, preset, 0):
         raise KitError(f"no complete {preset} corpus at {corpus}: build it first (make corpus PRESET={preset})")
     chash = data.corpus_hash(corpus)
     folders = training.cached_folders(chash, checkpoints)
+    if seed is not None:
+        folders = [d for d in folders if training.trained_seed(d) == seed]
     if not folders:
         print(f"no checkpoints trained on this corpus ({chash}) under {checkpoints}: the kit holds the corpus only "
               f"(run `make course PRESET={preset}` first to fill the cache)")
@@ -78,7 +83,7 @@ def pack(preset: str, out: Path | None = None, corpus: Path | None = None, check
     for d in folders:
         files += [(f"checkpoints/{d.name}/{p.relative_to(d).as_posix()}", p) for p in sorted(d.rglob("*"))
                   if p.is_file() and not p.name.endswith(".tmp") and p.name != "last.pt"]  # last.pt: resume only
-    index = {"format": FORMAT, "preset": preset, "corpus_hash": chash, "commit": _commit(),
+    index = {"format": FORMAT, "preset": preset, "corpus_hash": chash, "commit": _commit(), "seed": seed,
              "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "checkpoint_folders": len(folders),
              "files": {}}
     for name, p in _bar(files, progress, "hashing"):
@@ -96,7 +101,8 @@ def pack(preset: str, out: Path | None = None, corpus: Path | None = None, check
 
     atomic_write(out, write)
     size = out.stat().st_size
-    print(f"wrote {out}: the {preset} corpus (hash {chash}) and {len(folders)} checkpoint folders, "
+    print(f"wrote {out}: the {preset} corpus (hash {chash}) and {len(folders)} checkpoint folders "
+          f"({'every seed' if seed is None else f'seed {seed}'}), "
           f"{len(files)} files, {size / 2**20:.0f} MiB")
     return out
 
@@ -261,6 +267,7 @@ def main(argv=None) -> int:
     p = sub.add_parser("pack", help="write the kit of a preset's corpus and checkpoints")
     p.add_argument("--preset", default="cpu", help="the preset whose corpus (and checkpoints) to pack")
     p.add_argument("--out", type=Path, default=None, help="default: build/kit-<preset>-<corpus hash>.tar")
+    p.add_argument("--seed", default="all", help="only the checkpoints of this seed (the notebooks' `seed`), or all")
     u = sub.add_parser("unpack", help="install a kit's corpus and checkpoints on this machine")
     u.add_argument("kit", type=Path)
     v = sub.add_parser("verify", help="after running notebooks from an unpacked kit: was anything trained here?")
@@ -270,7 +277,9 @@ def main(argv=None) -> int:
         if args.command == "pack":
             from course_lib.presets import get
 
-            pack(get(args.preset).corpus, args.out)
+            if args.seed != "all" and not args.seed.isdigit():
+                raise KitError(f"--seed {args.seed}: give a seed (0, 1, ...) or all")
+            pack(get(args.preset).corpus, args.out, seed=None if args.seed == "all" else int(args.seed))
         elif args.command == "unpack":
             unpack(args.kit)
         else:

@@ -166,3 +166,23 @@ def test_verify_says_whether_anything_was_trained_after_the_unpack(teacher_room,
     # the command line: exit status 1 and the lines on stderr
     with pytest.raises(SystemExit):
         kit_mod.main(["verify"])
+
+
+def test_a_kit_for_one_seed_carries_only_that_seeds_checkpoints(teacher_room, tmp_path):
+    ck = teacher_room["ck"]
+    other = replace(tiny_preset(), train=replace(tiny_preset().train, seed=1))
+    seed1 = training.train_or_load(other, corpus=teacher_room["corpus"], root=ck, progress=False)
+    seed0 = Path(teacher_room["run"].info["dir"]).name
+    assert training.trained_seed(ck / seed0) == 0 and training.trained_seed(Path(seed1.info["dir"])) == 1
+    assert training.trained_seed(ck / "unfinished") is None
+    one = Path(seed1.info["dir"]).name
+    for seed, expect in ((0, {seed0}), (1, {one}), (None, {seed0, one})):
+        kit = kit_mod.pack("smoke", tmp_path / f"kit-{seed}.tar", corpus=teacher_room["corpus"], checkpoints=ck,
+                           progress=False, seed=seed)
+        with tarfile.open(kit) as tar:
+            index = json.load(tar.extractfile("kit.json"))
+            folders = {n.split("/")[1] for n in tar.getnames() if n.startswith("checkpoints/")}
+        assert folders == expect and index["seed"] == seed
+    # the command line refuses a seed that is not a number or "all", before it reads anything
+    assert kit_mod.main(["pack", "--preset", "smoke", "--seed", "zero", "--out", str(tmp_path / "x.tar")]) == 1
+    assert not (tmp_path / "x.tar").exists()
