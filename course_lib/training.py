@@ -397,39 +397,36 @@ def preset_bank(preset: Preset, corpus: str | os.PathLike) -> data.ClipBank:
 FINAL_FILES = ("model.pt", "teacher.pt")
 
 
-def trained_on(folder: str | os.PathLike) -> str | None:
-    """The corpus hash a finished checkpoint folder was trained on (None: unfinished or unreadable).
+def finished_info(folder: str | os.PathLike) -> dict | None:
+    """What a finished checkpoint folder says about its training (None: unfinished or unreadable).
 
-    A codec's folder says it in ``info.json`` beside ``model.pt``; a content teacher's
-    (``teacher-*``) inside ``teacher.pt``."""
-    folder = Path(folder)
-    info, model, teacher = folder / "info.json", folder / "model.pt", folder / "teacher.pt"
-    if model.is_file() and info.is_file():
-        try:
-            return json.loads(info.read_text()).get("corpus_hash")
-        except ValueError:
-            return None
-    if teacher.is_file():
-        try:
-            return torch.load(teacher, weights_only=True, map_location="cpu")["info"].get("corpus_hash")
-        except Exception:  # a damaged teacher file counts as unfinished, not as a reason to stop
-            return None
-    return None
-
-
-def trained_seed(folder: str | os.PathLike) -> int | None:
-    """The seed a finished checkpoint folder was trained with (None: unfinished, unreadable or unsaid):
-    a codec's from ``info.json``, a content teacher's from inside ``teacher.pt``."""
+    A codec's folder says it in ``info.json`` beside ``model.pt`` (its config under ``preset``); a
+    content teacher's (``teacher-*``) inside ``teacher.pt`` (its config under ``config``)."""
     folder = Path(folder)
     info, model, teacher = folder / "info.json", folder / "model.pt", folder / "teacher.pt"
     try:
         if model.is_file() and info.is_file():
-            return json.loads(info.read_text())["preset"]["train"]["seed"]
+            return json.loads(info.read_text())
         if teacher.is_file():
-            return torch.load(teacher, weights_only=True, map_location="cpu")["info"]["config"]["seed"]
-    except Exception:  # a damaged or older folder says nothing about its seed
+            return torch.load(teacher, weights_only=True, map_location="cpu")["info"]
+    except Exception:  # a damaged file counts as unfinished, not as a reason to stop
         return None
     return None
+
+
+def trained_on(folder: str | os.PathLike) -> str | None:
+    """The corpus hash a finished checkpoint folder was trained on (None: unfinished or unreadable)."""
+    info = finished_info(folder)
+    return info.get("corpus_hash") if isinstance(info, dict) else None
+
+
+def trained_seed(folder: str | os.PathLike) -> int | None:
+    """The seed a finished checkpoint folder was trained with (None: unfinished, unreadable or unsaid)."""
+    info = finished_info(folder)
+    if not isinstance(info, dict):
+        return None
+    config = info.get("preset", {}).get("train") if "preset" in info else info.get("config")
+    return config.get("seed") if isinstance(config, dict) else None
 
 
 def cached_folders(corpus_hash: str, root: str | os.PathLike | None = None) -> list[Path]:
