@@ -156,7 +156,7 @@ def conflict(table, loss_names: tuple[str, ...] | None = None, min_share: float 
     share = {k: v / total for k, v in norms.items()}
     counted = {pair: v for pair, v in cos.items() if all(share.get(k, 0.0) >= min_share for k in pair.split("~"))}
     worst = min(counted, key=counted.get) if counted else None
-    return {"mean_cos": cos, "share": share, "worst_pair": worst,
+    return {"mean_cos": cos, "share": share, "counted": sorted(counted), "worst_pair": worst,
             "worst_cos": counted[worst] if worst else float("nan"),
             "dominant": max(share, key=share.get) if share else None,
             "dominant_share": max(share.values()) if share else float("nan")}

@@ -214,5 +214,6 @@ def test_conflict_counts_only_pairs_of_losses_that_move_the_encoder():
     assert counted["worst_pair"] == "reconstruction~teacher" and counted["worst_cos"] == pytest.approx(0.3)
     assert counted["dominant"] == "teacher" and counted["dominant_share"] == pytest.approx(3 / (4 + 1e-4))
     assert counted["mean_cos"] == every["mean_cos"]  # every pair is still reported
+    assert counted["counted"] == ["reconstruction~teacher"] and len(every["counted"]) == 2
     nothing = staging.conflict(table, min_share=0.9)
     assert nothing["worst_pair"] is None and nothing["worst_cos"] != nothing["worst_cos"]  # nan

@@ -114,7 +114,7 @@ conf = staging.conflict(own_blend, min_share=COUNTED)
 display(pd.DataFrame({"mean share of the encoder's gradient": conf["share"]}).round(3))
 display(pd.DataFrame({"mean cosine between the two losses' encoder gradients": conf["mean_cos"],
                       f"counted (each loss ≥ {COUNTED:.0%} of the gradient)":
-                          {p: all(conf["share"][k] >= COUNTED for k in p.split("~")) for p in conf["mean_cos"]}}
+                          {p: p in conf["counted"] for p in conf["mean_cos"]}}
                      ).round(3))
 ''')
 code('''
