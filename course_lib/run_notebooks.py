@@ -20,6 +20,27 @@ from course_lib.data import REPO_ROOT
 from course_lib.presets import resolve
 
 
+def kernel_manager_class():
+    """The kernel manager papermill starts each notebook's kernel with: local sockets on POSIX.
+
+    Over TCP without CurveZMQ keys, ipykernel 7 prints a three-line "susceptible to eavesdropping"
+    warning for every notebook, although the kernel listens on 127.0.0.1 only; Unix-domain sockets
+    (``transport="ipc"``, files beside the connection file in Jupyter's runtime folder) are not
+    reachable over a network, so the kernel has nothing to warn about.  Windows has no IPC transport.
+    """
+    from jupyter_client import AsyncKernelManager
+
+    if os.name == "nt":
+        return AsyncKernelManager
+
+    class LocalSocketKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+
+    return LocalSocketKernelManager
+
+
 def run(preset: str = "auto", seed: int = 0, out: Path | None = None, only: list[str] | None = None,
         html: bool = False, kernel: str = "course", keep_going: bool = False,
         notebooks_dir: Path | None = None) -> dict[str, float]:
@@ -49,6 +70,7 @@ def run(preset: str = "auto", seed: int = 0, out: Path | None = None, only: list
             papermill.execute_notebook(
                 str(nb), str(out / nb.name), parameters={"preset": preset, "seed": seed},
                 kernel_name=kernel, cwd=str(nb.parent), progress_bar=False, log_output=False,
+                kernel_manager_class=kernel_manager_class(),
             )
         except papermill.PapermillExecutionError as err:
             # Notebooks are independent: one that stops (a claim not shown, an error) does not stop
@@ -56,6 +78,8 @@ def run(preset: str = "auto", seed: int = 0, out: Path | None = None, only: list
             why = f"{err.ename}: {(str(err.evalue).splitlines() or [''])[0][:200]}"
             print(f"   {nb.name}: stopped at {why}", flush=True)
             failed.append(f"{nb.name} ({why})")
+        if (out / nb.name).exists():
+            _settle(out / nb.name)
         times[nb.name] = round(time.time() - t0, 1)
         print(f"   {nb.name}: {times[nb.name]} s", flush=True)
         times_path.write_text(json.dumps(times, indent=1))
@@ -100,22 +124,34 @@ def progress_text(state: dict, model_id: str) -> str | None:
     return unescape(text).replace("\u2007", " ")
 
 
+def settle_progress_bars(nb):
+    """Give every progress bar's output the text of its last frame (``progress_text``) as its
+    ``text/plain``, keeping the live view: JupyterLab still draws the widget from the saved state,
+    and a viewer without widgets (GitHub, nbviewer, a text diff) reads "100%" instead of "0%"."""
+    state = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if WIDGET_VIEW in data and "text/html" not in data:
+                text = progress_text(state, data[WIDGET_VIEW].get("model_id", ""))
+                if text is not None:
+                    data["text/plain"] = text
+    return nb
+
+
 def static_outputs(nb):
     """Drop live-widget views that carry a static ``text/html`` snapshot beside them
     (``widgets._Shown``): an exported page has no kernel and no widget state, so the snapshot's
     players and spectrograms are what it can show.  A progress bar's view becomes the text of its
     last frame (``progress_text``)."""
+    settle_progress_bars(nb)
     state = nb.get("metadata", {}).get("widgets", {}).get(WIDGET_STATE, {}).get("state", {})
     for cell in nb.cells:
         for out in cell.get("outputs", []):
             data = out.get("data", {})
-            if WIDGET_VIEW in data and "text/html" in data:
+            if WIDGET_VIEW in data and ("text/html" in data or
+                                        progress_text(state, data[WIDGET_VIEW].get("model_id", "")) is not None):
                 del data[WIDGET_VIEW]
-            elif WIDGET_VIEW in data:
-                text = progress_text(state, data[WIDGET_VIEW].get("model_id", ""))
-                if text is not None:
-                    del data[WIDGET_VIEW]
-                    data["text/plain"] = text
     return nb
 
 
@@ -138,6 +174,16 @@ def to_html(nb) -> str:
                             template_file="offline.html.j2")
     body, _ = exporter.from_notebook_node(static_outputs(nb))
     return body
+
+
+def _settle(path: Path) -> None:
+    """The executed copy with its progress bars' last frames as text (``settle_progress_bars``)."""
+    import nbformat
+
+    from course_lib.files import atomic_write
+
+    nb = settle_progress_bars(nbformat.read(str(path), as_version=4))
+    atomic_write(path, lambda tmp: nbformat.write(nb, str(tmp)))
 
 
 def _to_html(path: Path) -> Path:

@@ -40,7 +40,7 @@ def test_static_pages_keep_the_players_of_widgets():
 
 
 def test_a_finished_progress_bar_reads_as_finished_on_a_static_page():
-    from course_lib.run_notebooks import WIDGET_STATE, WIDGET_VIEW, static_outputs
+    from course_lib.run_notebooks import WIDGET_STATE, WIDGET_VIEW, settle_progress_bars, static_outputs
 
     def model(name, **state):
         return {"model_name": name, "model_module": "@jupyter-widgets/controls", "state": state}
@@ -63,6 +63,10 @@ def test_a_finished_progress_bar_reads_as_finished_on_a_static_page():
     nb.metadata["widgets"][WIDGET_STATE]["state"]["p"]["state"]["value"] = 200.0  # stopped half way: half a bar
     nb.cells[0].outputs[0]["data"] = {WIDGET_VIEW: {"model_id": "box"}, "text/plain": first_frame}
     assert "|█████     |" in static_outputs(nb).cells[0].outputs[0]["data"]["text/plain"]
+    # the executed copy keeps the live view for JupyterLab; only its text fallback is the last frame
+    nb.cells[0].outputs[0]["data"] = {WIDGET_VIEW: {"model_id": "box"}, "text/plain": first_frame}
+    settled = settle_progress_bars(nb).cells[0].outputs[0]["data"]
+    assert settled[WIDGET_VIEW] == {"model_id": "box"} and "|█████     |" in settled["text/plain"]
 
 
 def test_static_pages_load_nothing_from_the_network():
@@ -102,7 +106,7 @@ def test_a_stopped_notebook_does_not_stop_the_others(tmp_path, monkeypatch):
         if Path(inp).name == "01_b.ipynb":
             raise papermill.PapermillExecutionError(3, 1, "check_claim(...)", "ClaimNotShown",
                                                     "01: claim 'x' not shown in preset 'gpu'\nmore", [])
-        Path(outp).write_text("{}")
+        nbformat.write(nbformat.v4.new_notebook(), outp)
 
     monkeypatch.setattr(papermill, "execute_notebook", execute)
     monkeypatch.setenv(RECORD_ONLY_ENV, "0")  # run(keep_going=True) sets it; restored after the test
@@ -114,3 +118,27 @@ def test_a_stopped_notebook_does_not_stop_the_others(tmp_path, monkeypatch):
     ran.clear()
     times = rn.run("smoke", 0, tmp_path / "claims", notebooks_dir=nbdir, keep_going=True)  # make claims: exit 0
     assert ran == names and set(times) == set(names)
+
+
+def test_notebooks_run_on_local_sockets_without_the_kernels_network_warning(tmp_path, capfd):
+    """A real kernel runs a notebook; ipykernel's TCP warning would print once per notebook."""
+    import os
+
+    from course_lib import run_notebooks as rn
+
+    nbdir = tmp_path / "notebooks"
+    nbdir.mkdir()
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                           "display_name": "Python 3"}})
+    nb.cells = [nbformat.v4.new_code_cell("preset = 'auto'", metadata={"tags": ["parameters"]}),
+                nbformat.v4.new_code_cell("print('ran in', preset)"),
+                nbformat.v4.new_code_cell("from tqdm.auto import tqdm\nfor _ in tqdm(range(3), desc='steps'): pass")]
+    nbformat.write(nb, str(nbdir / "00_a.ipynb"))
+    rn.run("smoke", 0, tmp_path / "out", notebooks_dir=nbdir, kernel="python3")
+    executed = nbformat.read(str(tmp_path / "out" / "00_a.ipynb"), as_version=4)
+    assert executed.cells[-2].outputs[0]["text"] == "ran in smoke\n"
+    bar = [o for o in executed.cells[-1].outputs if "data" in o]
+    assert "steps: 100%" in bar[0]["data"]["text/plain"], bar  # the bar's last frame, not its first
+    if os.name != "nt":
+        assert "without encryption" not in capfd.readouterr().err
+        assert rn.kernel_manager_class()().transport == "ipc"
