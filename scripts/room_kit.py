@@ -194,6 +194,7 @@ def unpack(kit: Path, data_root: Path | None = None, checkpoints: Path | None = 
                 corpus_tmp.chmod(0o755)
                 os.replace(corpus_tmp, target)
                 corpus_tmp = None
+            _note_what_was_here(checkpoints, chash, kit)
             added, present = _move_checkpoints(ckpt_tmp, checkpoints)
         finally:
             for d in (corpus_tmp, ckpt_tmp):
@@ -206,6 +207,29 @@ def unpack(kit: Path, data_root: Path | None = None, checkpoints: Path | None = 
     print(f"{'installed' if corpus_needed else 'already here:'} the {preset} corpus ({chash}) at {target}; "
           f"{added} checkpoint folders added, {present} already here, in {checkpoints}")
     return {"corpus_installed": corpus_needed, "corpus": target, "added": added, "already_present": present}
+
+
+def _marker(checkpoints: Path, chash: str) -> Path:
+    return checkpoints / f"kit-{chash}.unpacked.json"
+
+
+def _note_what_was_here(checkpoints: Path, chash: str, kit: Path) -> None:
+    """Before the first unpack of a kit for this corpus, write down which finished checkpoint folders
+    the cache already held: ``verify`` leaves those alone, so a laptop that ran the course before
+    is not told that its own older models were "trained here".  A later unpack keeps the first list:
+    what came after it came from a kit or was trained since."""
+    marker = _marker(checkpoints, chash)
+    if marker.exists():
+        return
+    here = [d.name for d in training.cached_folders(chash, checkpoints)]
+    record = {"kit": Path(kit).name, "unpacked_at": time.strftime("%Y-%m-%d %H:%M:%S"), "here_before": here}
+    atomic_write(marker, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1)))
+
+
+def here_before(checkpoints: Path, chash: str) -> set[str]:
+    """The checkpoint folders the cache held before the first unpack (empty when none was noted)."""
+    marker = _marker(Path(checkpoints), chash)
+    return set(json.loads(marker.read_text())["here_before"]) if marker.exists() else set()
 
 
 def _move_checkpoints(staged: Path, checkpoints: Path) -> tuple[int, int]:
@@ -232,6 +256,7 @@ def verify(kit: Path, checkpoints: Path | None = None) -> list[str]:
     """What in ``checkpoints`` the kit did not bring: one line per checkpoint folder trained here, per
     file of the kit changed or gone, per file added to a kit folder (a cache computed here).  Empty:
     every notebook that ran since the unpack loaded what the kit carries and trained nothing.
+    Folders the cache held before the first unpack (``here_before``) are left out.
 
     A teacher runs it on one laptop after a dry run of the day's notebooks; ``make test`` runs it
     after executing the smoke notebooks from an unpacked kit."""
@@ -241,11 +266,13 @@ def verify(kit: Path, checkpoints: Path | None = None) -> list[str]:
             index = read_index(tar, Path(kit))
     except (tarfile.TarError, OSError) as e:
         raise KitError(f"{kit} is not a readable kit ({e})") from None
-    kit_files = {n.removeprefix("checkpoints/"): f for n, f in index["files"].items() if n.startswith("checkpoints/")}
+    before = here_before(checkpoints, index["corpus_hash"])
+    kit_files = {n.removeprefix("checkpoints/"): f for n, f in index["files"].items()
+                 if n.startswith("checkpoints/") and n.split("/")[1] not in before}  # kept local copies: not checked
     kit_folders = {n.split("/", 1)[0] for n in kit_files}
     problems = []
     for d in training.cached_folders(index["corpus_hash"], checkpoints):
-        if d.name not in kit_folders:
+        if d.name not in kit_folders and d.name not in before:
             problems.append(f"{d.name}: trained here, not in the kit")
     for name, f in sorted(kit_files.items()):
         p = checkpoints / name
@@ -291,6 +318,10 @@ def main(argv=None) -> int:
                       "recomputed them (a config changed since the kit was made?)", file=sys.stderr)
                 return 1
             print(f"every checkpoint in {training.CHECKPOINT_ROOT} came from {args.kit}: nothing was trained here")
+            with tarfile.open(args.kit, "r:") as tar:
+                before = here_before(training.CHECKPOINT_ROOT, read_index(tar, args.kit)["corpus_hash"])
+            if before:
+                print(f"({len(before)} folders were in the cache before the unpack and were not checked)")
     except KitError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

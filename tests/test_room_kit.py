@@ -186,3 +186,25 @@ def test_a_kit_for_one_seed_carries_only_that_seeds_checkpoints(teacher_room, tm
     # the command line refuses a seed that is not a number or "all", before it reads anything
     assert kit_mod.main(["pack", "--preset", "smoke", "--seed", "zero", "--out", str(tmp_path / "x.tar")]) == 1
     assert not (tmp_path / "x.tar").exists()
+
+
+def test_verify_leaves_alone_what_the_laptop_held_before_the_unpack(teacher_room, tmp_path):
+    data_root, ck = laptop(tmp_path)
+    corpus = data_root / "corpus" / "smoke"
+    corpus.parent.mkdir(parents=True)
+    import shutil
+
+    shutil.copytree(teacher_room["corpus"], corpus)  # the same corpus, built on the laptop before
+    own = replace(tiny_preset(), train=replace(tiny_preset().train, seed=2))
+    older = Path(training.train_or_load(own, corpus=corpus, root=ck, progress=False).info["dir"]).name
+    # the kit's own model, trained here too before the unpack: the same key, other bytes possible
+    same = Path(training.train_or_load(tiny_preset(), corpus=corpus, root=ck, progress=False).info["dir"]).name
+    (ck / same / "info.json").write_text((ck / same / "info.json").read_text() + " ")
+    kit_mod.unpack(teacher_room["kit"], data_root, ck, progress=False)
+    assert kit_mod.here_before(ck, data.corpus_hash(corpus)) == {older, same}
+    assert kit_mod.verify(teacher_room["kit"], ck) == []  # neither is "trained here"
+    # what is trained after the unpack is still named, and a second unpack does not forget the first list
+    other = replace(tiny_preset(), train=replace(tiny_preset().train, seed=1))
+    trained = Path(training.train_or_load(other, corpus=corpus, root=ck, progress=False).info["dir"]).name
+    kit_mod.unpack(teacher_room["kit"], data_root, ck, progress=False)
+    assert kit_mod.verify(teacher_room["kit"], ck) == [f"{trained}: trained here, not in the kit"]
