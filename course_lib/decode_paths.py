@@ -276,11 +276,10 @@ def all_paths(model: Autoencoder, study, clips: list[torch.Tensor] | None = None
     if ORACLE in rows:
         paths[ORACLE] = decode_latents(model, [u.z for u in study.eval], lengths, spans)
     if clips is not None and SAMPLED in rows:
-        rng = torch.get_rng_state()
-        torch.manual_seed(seed)  # the bottleneck samples with the global generator
         model.eval()
-        sampled = [model.encode(x[None], sample=True, spans=sp[None]).z[0] for x, sp in zip(clips, spans)]
-        torch.set_rng_state(rng)
+        with torch.random.fork_rng(devices=range(torch.cuda.device_count())):  # leave every generator as it was
+            torch.manual_seed(seed)  # the bottleneck samples with the global generator
+            sampled = [model.encode(x[None], sample=True, spans=sp[None]).z[0] for x, sp in zip(clips, spans)]
         paths[SAMPLED] = decode_latents(model, sampled, lengths, spans)
     if NOISY in rows:
         noise_std = residual_std(study) if noise_std is None else noise_std

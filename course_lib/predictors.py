@@ -457,7 +457,7 @@ def study(model: Autoencoder, corpus, train_rows, eval_rows, vocab: dict[str, in
     if cache_dir is not None:
         path = Path(cache_dir) / f"study-{study_key(cfg, head, train_rows, eval_rows, vocab, speakers)}.pt"
         if path.exists():
-            st = torch.load(path, weights_only=True)
+            st = torch.load(path, weights_only=True, map_location="cpu")
             stats = LatentStats(st["mean"], st["std"])
             return PredictionStudy(None, eval_u, stats, None, st["history"], st["z_hat"], st["nmse"], loaded=True)
     train_u = encode_utterances(model, corpus, train_rows, vocab, speakers, progress)
@@ -531,10 +531,9 @@ def train_ar_predictor(train: list[Utterance], stats: LatentStats, cfg: Predicto
     """An ``ARPredictor`` initialised from ``cfg.seed`` (the global RNG is left as it was) and trained
     on ``train`` for ``cfg``'s budget: (predictor, loss per step).  The predictor stays on ``device``.
     ``n_phones`` > 0 (the phone vocabulary's size, with ``n_speakers``) makes it read the text."""
-    rng = torch.get_rng_state()
-    torch.manual_seed(cfg.seed)
-    pred = ARPredictor(train[0].z.shape[0], cfg, n_phones=n_phones, n_speakers=n_speakers)
-    torch.set_rng_state(rng)
+    with torch.random.fork_rng(devices=range(torch.cuda.device_count())):  # manual_seed seeds every GPU too
+        torch.manual_seed(cfg.seed)
+        pred = ARPredictor(train[0].z.shape[0], cfg, n_phones=n_phones, n_speakers=n_speakers)
     return pred, train_predictor(pred, train, stats, progress, device or default_device())
 
 
@@ -563,7 +562,7 @@ def ar_generations(train: list[Utterance], eval_u: list[Utterance], stats: Laten
                            "eval": [u.clip_id for u in eval_u]}, sort_keys=True)
         path = Path(cache_dir) / f"ar-{hashlib.sha256(blob.encode()).hexdigest()[:16]}.pt"
         if path.exists():
-            saved = torch.load(path, weights_only=True)
+            saved = torch.load(path, weights_only=True, map_location="cpu")
             return dict(zip(saved["temperatures"], saved["z_hat"]))
     pred, _ = train_ar_predictor(train, stats, cfg, progress=False, device=device, n_phones=n_phones,
                                  n_speakers=n_speakers)
@@ -645,13 +644,14 @@ class ProbeGate:
             train_u = encode_utterances(model, self.corpus, self.train_rows, self.vocab, self.speakers, False)
             eval_u = encode_utterances(model, self.corpus, self.eval_rows, self.vocab, self.speakers, False)
             stats = LatentStats.of(train_u)
-            rng = torch.get_rng_state()
-            torch.manual_seed(self.cfg.seed)
-            pred = ConditionalPredictor(len(self.vocab), len(self.speakers), model.cfg.width, model.cfg.has_global,
-                                        self.cfg, self.head)
-            train_predictor(pred, train_u, stats, False, self.device or default_device())
-            z_hat = predict(pred, eval_u, stats, self.cfg.seed)
-            torch.set_rng_state(rng)  # the probe must not change the encoder's own training randomness
+            # the probe must not change the encoder's own training randomness: every generator it seeds
+            # (manual_seed seeds the GPUs' too, where a CUDA run's encoder draws its noise) is restored
+            with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
+                torch.manual_seed(self.cfg.seed)
+                pred = ConditionalPredictor(len(self.vocab), len(self.speakers), model.cfg.width,
+                                            model.cfg.has_global, self.cfg, self.head)
+                train_predictor(pred, train_u, stats, False, self.device or default_device())
+                z_hat = predict(pred, eval_u, stats, self.cfg.seed)
             nmse = normalised_mse(z_hat, eval_u, stats)
             if len(self._seen) >= 16:  # a probe scored during training sees a new encoder every time
                 self._seen.pop(next(iter(self._seen)))

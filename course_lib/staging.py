@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from copy import deepcopy
 from dataclasses import asdict, dataclass, replace
 
 import numpy as np
@@ -124,13 +125,28 @@ class OwnershipMonitor:
             raise ValueError(f"every must be >= 1, got {every}")
         self.clips, self.every = clips, every
         self.reference = frame_latents(reference, clips)
+        self._reference_model = reference
+        self._reference_device = next(reference.parameters()).device
+        self._reference_on = {}  # device -> the reference's latents encoded there
 
     def key(self) -> str:
         return f"every={self.every}"  # the logs do not change the weights; only when they are taken
 
+    def reference_for(self, model: Autoencoder) -> np.ndarray:
+        """The reference latents encoded on ``model``'s device: drift compares two encodes made on one
+        device, so a frozen encoder training on a GPU logs no drift from CPU-vs-GPU rounding (TF32)."""
+        device = next(model.parameters()).device
+        if device == self._reference_device:
+            return self.reference
+        if device not in self._reference_on:
+            copy = deepcopy(self._reference_model).to(device)  # the caller's reference stays where it is
+            self._reference_on[device] = frame_latents(copy, self.clips)
+        return self._reference_on[device]
+
     def __call__(self, model: Autoencoder, step: int, parts: dict[str, torch.Tensor]) -> dict[str, float]:
         out = loss_gradients(encoder_parameters(model), parts)
-        out.update({f"drift/{k}": v for k, v in drift(self.reference, frame_latents(model, self.clips)).items()})
+        now = frame_latents(model, self.clips)
+        out.update({f"drift/{k}": v for k, v in drift(self.reference_for(model), now).items()})
         return out
 
 
@@ -268,14 +284,14 @@ def cross_fitted_predictions(model: Autoencoder, corpus, rows, vocab: dict, spea
         train = [u for i, u in enumerate(utts) if i % folds != f]
         held = [i for i in range(len(utts)) if i % folds == f]
         stats = predictors.LatentStats.of(train)
-        rng = torch.get_rng_state()
-        torch.manual_seed(cfg.seed + f)
-        pred = predictors.ConditionalPredictor(len(vocab), len(speakers), model.cfg.width, model.cfg.has_global, cfg)
-        predictors.train_predictor(pred, train, stats, progress, predictors.default_device())
-        pred.cpu()
-        for i, zh in zip(held, predictors.predict(pred, [utts[i] for i in held], stats, cfg.seed)):
-            z_hat[i] = zh
-        torch.set_rng_state(rng)
+        with torch.random.fork_rng(devices=range(torch.cuda.device_count())):  # every seeded generator restored
+            torch.manual_seed(cfg.seed + f)
+            pred = predictors.ConditionalPredictor(len(vocab), len(speakers), model.cfg.width, model.cfg.has_global,
+                                                   cfg)
+            predictors.train_predictor(pred, train, stats, progress, predictors.default_device())
+            pred.cpu()
+            for i, zh in zip(held, predictors.predict(pred, [utts[i] for i in held], stats, cfg.seed)):
+                z_hat[i] = zh
     return utts, z_hat
 
 

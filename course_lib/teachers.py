@@ -318,7 +318,8 @@ class TeacherAlignment(nn.Module):
         self.teacher = teacher.eval().requires_grad_(False)
         self.coupling, self.span, self.down = coupling, (a, b), frames_per_latent
         self.teacher_key, self.seed = teacher_key, int(seed)
-        with torch.random.fork_rng(devices=[]):  # leave the caller's RNG stream where it was
+        # leave the caller's RNG streams where they were (manual_seed also seeds every GPU's)
+        with torch.random.fork_rng(devices=range(torch.cuda.device_count())):
             torch.manual_seed(self.seed)
             self.proj = nn.Conv1d(b - a, teacher.layer_dim(coupling.layer), kernel_size=1)
 

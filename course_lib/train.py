@@ -45,7 +45,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--corpus", default=None, help="corpus directory (default: the preset's, built if needed)")
     ap.add_argument("--out", default=None, help="output directory (default: build/train/<cache key>)")
     ap.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                    help="auto: cuda:LOCAL_RANK when CUDA is there, else cpu")
+                    help="auto: the preset's device, as the notebooks train it (gpu: cuda:LOCAL_RANK when CUDA "
+                         "is there; smoke and cpu: the CPU, gloo under torchrun)")
     ap.add_argument("--no-progress", action="store_true", help="no progress bar")
     return ap.parse_args(argv)
 
@@ -98,15 +99,32 @@ def find_corpus(args: argparse.Namespace, preset: presets.Preset, rank: int, wor
     return corpus
 
 
+def pick_device(requested: str, preset_device: str, local_rank: int, gpus: int) -> str:
+    """Where this process trains: ``cuda:<local_rank>`` or ``cpu``.
+
+    ``auto`` follows the preset's own device, as ``training.train_or_load`` does: ``gpu`` trains on
+    CUDA when there is a GPU, ``smoke`` and ``cpu`` on the CPU (``torchrun --nproc_per_node=2 ...
+    --preset smoke`` is two gloo processes on any machine, GPU or not).  A CUDA process needs a GPU of its
+    own: ``local_rank`` must be below ``gpus`` (the GPUs this process sees), or a one-line ValueError."""
+    cuda = requested == "cuda" or (requested == "auto" and preset_device == "cuda" and gpus > 0)
+    if not cuda:
+        return "cpu"
+    if gpus < 1:
+        raise ValueError("--device cuda, but CUDA is not available")
+    if local_rank >= gpus:
+        raise ValueError(f"process {local_rank} on this machine has no GPU of its own ({gpus} visible): start at "
+                         f"most {gpus} per machine (--nproc_per_node), or pass --device cpu")
+    return f"cuda:{local_rank}"
+
+
 def run(args: argparse.Namespace) -> dict:
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     preset = configure(args, world)  # before the group exists: a bad batch fails fast on every rank
-    cuda = args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-    if cuda and not torch.cuda.is_available():
-        raise ValueError("--device cuda, but CUDA is not available")
-    device = f"cuda:{local_rank}" if cuda else "cpu"
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    device = pick_device(args.device, preset.device, local_rank, gpus)
+    cuda = device != "cpu"
     backend = None
     if cuda:
         torch.cuda.set_device(local_rank)

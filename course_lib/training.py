@@ -343,9 +343,9 @@ def train(
             for which in ("oracle", "generation"):  # keep the best checkpoint by each score
                 if r[which] < best[which]:
                     best[which] = r[which]
-                    if ckpt_dir:
-                        atomic_save({"model": model.state_dict(), "step": step + 1, "score": r},
-                                    Path(ckpt_dir) / f"best_{which}.pt")
+                    if ckpt_dir:  # CPU tensors: a room kit carries them to machines without a GPU
+                        atomic_save({"model": {k: v.cpu() for k, v in model.state_dict().items()},
+                                     "step": step + 1, "score": r}, Path(ckpt_dir) / f"best_{which}.pt")
         if last is not None and rank == 0 and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
             state = {"model": model.state_dict(), "opt": opt.state_dict(), "rng": gen.get_state(),
                      "step": step + 1, "history": history, "probe": probe_log}
@@ -483,11 +483,14 @@ def train_or_load(preset: Preset, corpus: str | os.PathLike | None = None, root:
         bank = preset_bank(preset, corpus)
     t0 = time.time()
     probe_log: list[dict] = []
-    history = train(model, bank, preset.train, ckpt_dir=ckpt_dir, device=device, progress=progress,
-                    probe=probe, probe_log=probe_log, aux=aux, monitor=monitor)
-    model.cpu()
-    if aux is not None:
-        aux.cpu()
+    try:
+        history = train(model, bank, preset.train, ckpt_dir=ckpt_dir, device=device, progress=progress,
+                        probe=probe, probe_log=probe_log, aux=aux, monitor=monitor)
+    finally:  # back on the CPU even when training stops (an error, Jupyter's stop button): ``aux`` holds
+        # the caller's own modules (a teacher, a reference codec), which the next cells use on the CPU
+        model.cpu()
+        if aux is not None:
+            aux.cpu()
     seconds = history[-1]["time_s"] if history else time.time() - t0
     info = {"key": key, "preset": preset.to_dict(), "corpus_hash": chash, "train_seconds": seconds,
             "steps_per_s": preset.train.steps / max(seconds, 1e-9), "train_clip_seconds": bank.seconds,
