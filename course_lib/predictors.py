@@ -58,6 +58,10 @@ class PredictorConfig:
     seed: int = 0
     targets: str = "mean"  # "mean": learn the posterior mean; "sample": a fresh draw of q(z|x) every batch
 
+    def __post_init__(self):
+        if self.steps < 3:  # the one-cycle schedule warms up over 2.5 steps (train_predictor)
+            raise ValueError(f"PredictorConfig.steps must be at least 3, got {self.steps}")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

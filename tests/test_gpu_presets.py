@@ -58,3 +58,22 @@ def test_03s_gpu_decoder_finetunes_take_a_step_from_the_gpu_codec(fake_corpus, t
         assert ft.train.freeze_encoder and len(tuned.history) == 1
         for a, b in zip(run.model.encoder.parameters(), tuned.model.encoder.parameters()):
             assert a.equal(b)  # only the decoder moved
+
+
+@pytest.mark.parametrize("budget", ["predictor", "probe"])
+@pytest.mark.parametrize("head", ["regression", "flow"])
+def test_the_gpu_predictors_and_probes_train_a_step_on_a_gpu_codecs_latents(budget, head, fake_corpus):
+    from course_lib import data
+    from course_lib import predictors as P
+
+    cfg = (presets.predictor_budget if budget == "predictor" else presets.probe_budget)("gpu")
+    cfg = replace(cfg, steps=3, batch_size=2)
+    rows = data.select(data.read_manifest(fake_corpus), domain="speech")
+    vocab = P.phone_vocab(fake_corpus, rows)
+    model = training.new_model(presets.breaking_base("gpu").model, 0)
+    st = P.study(model, fake_corpus, rows.iloc[:4], rows.iloc[4:], vocab, {"spk0": 0, "spk1": 1, "spk2": 2}, cfg,
+                 head=head, progress=False, device="cpu")
+    assert len(st.history) == 3 and len(st.z_hat) == 2 and st.z_hat[0].shape == st.eval[0].z.shape
+    ar, losses = P.train_ar_predictor(st.train, st.stats, cfg, progress=False, device="cpu",
+                                      n_phones=len(vocab), n_speakers=3)
+    assert len(losses) == 3 and all(v == v for v in losses)

@@ -358,3 +358,8 @@ def test_rate_sweep_starts_every_point_from_the_plain_codec_and_feeds_the_dial(f
     assert list(clips) == list(points) == list(scores.index)
     assert torch.equal(clips["plain"][decode_paths.PREDICTED], points["plain"].paths[decode_paths.PREDICTED][0])
     assert scores.loc["plain", decode_paths.ORACLE] == points["plain"].row["oracle mel"]
+
+
+def test_a_predictor_budget_too_short_for_its_schedule_is_refused_in_one_line():
+    with pytest.raises(ValueError, match="steps must be at least 3, got 2"):
+        P.PredictorConfig(steps=2)
