@@ -3,7 +3,7 @@
 #   make test     ruff + unit tests + every notebook in the smoke preset + nbval   (the CI command)
 #   make lab      JupyterLab on 127.0.0.1 with the course kernel
 #   make workshop the slider apps (Voilà) on 127.0.0.1 for a projector
-#   make pretrain train every checkpoint of notebooks 00-02 ahead of time (JOBS=8 on one GPU)
+#   make pretrain train every checkpoint of notebooks 00-02 and 04's codecs ahead of time (JOBS=8 on one GPU)
 #   make gpu-kit  pack the corpus and wheels a lent GPU machine needs (.gpukit/; see scripts/gpu_check.sh)
 #   make kit      a room kit: PRESET's corpus + its checkpoints in one file; `make unkit KIT=…` on each laptop
 #   make doctor   is this machine ready? packages, memory, disk, corpus, cache, and how fast it trains
@@ -25,7 +25,7 @@ corpus: setup
 course: corpus
 	$(PY) -m course_lib.run_notebooks --preset $(PRESET) --seed $(SEED) --out build/course --html
 
-# Train every checkpoint of 00-02 ahead of a workshop (JOBS processes side by side; 6-8 on one GPU).
+# Train every checkpoint of 00-02 and 04's codecs ahead of a workshop (JOBS processes side by side; 6-8 on one GPU).
 pretrain: corpus
 	$(PY) data_scripts/pretrain.py --preset $(PRESET) --seed $(SEED) --jobs $${JOBS:-2}
 

@@ -306,6 +306,13 @@ def ownership_sweep(name: str = "auto", seed: int = 0) -> tuple[dict[str, Preset
     return rate, zoo
 
 
+def rate_middle(rate: dict[str, Preset]) -> str:
+    """The label of the rate curve's middle point (``ownership_sweep``'s first dict; the upper middle
+    when the count is even): the rate 04 also trains from scratch, for its zoo and its target studies."""
+    points = list(rate)[:-1]  # the target-KL codecs, low rate first; the plain codec is last
+    return points[len(points) // 2]
+
+
 # Notebook 05: the width of the "narrow" latent every encoder of the lesson starts from.  Four channels
 # at 50 Hz cannot carry everything: coupling a teacher into them has to push something out.
 NARROW_WIDTH = 4

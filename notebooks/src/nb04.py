@@ -182,7 +182,7 @@ and 04 keeps to about 5 minutes on an idle 2-core machine (see "What we measured
 """)
 code('''
 rate_points = list(rate_sweep)[:-1]  # the target-KL codecs, low rate first
-mid_label = rate_points[len(rate_points) // 2]  # the middle of the curve (upper middle when even)
+mid_label = presets.rate_middle(rate_sweep)  # the middle of the curve (upper middle when even)
 zoo_rows = {"plain": measure(rate_sweep[plain_label]).row}  # the codec the rate sweep started from
 middle = measure(rate_sweep[mid_label])  # from scratch, this time
 mid_run, mid_study, zoo_rows[mid_label] = middle.run, middle.study, middle.row
