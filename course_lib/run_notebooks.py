@@ -25,9 +25,15 @@ def kernel_manager_class():
 
     Over TCP without CurveZMQ keys, ipykernel 7 prints a three-line "susceptible to eavesdropping"
     warning for every notebook, although the kernel listens on 127.0.0.1 only; Unix-domain sockets
-    (``transport="ipc"``, files beside the connection file in Jupyter's runtime folder) are not
-    reachable over a network, so the kernel has nothing to warn about.  Windows has no IPC transport.
+    (``transport="ipc"``) are not reachable over a network, so the kernel has nothing to warn about.
+    Their files go in the temp folder under a short name (``<tmp>/course-kernel-<id>-<port>``, removed
+    when the kernel stops): a socket's path must fit in 104 bytes on macOS, and Jupyter's default, beside
+    a connection file named by a 36-character id in the runtime folder, can pass that with a long
+    user name.  Where even that would not fit, and on Windows (no IPC transport), TCP it is.
     """
+    import tempfile
+    import uuid
+
     from jupyter_client import AsyncKernelManager
 
     if os.name == "nt":
@@ -35,7 +41,10 @@ def kernel_manager_class():
 
     class LocalSocketKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
-            kwargs.setdefault("transport", "ipc")
+            base = os.path.join(tempfile.gettempdir(), f"course-kernel-{uuid.uuid4().hex[:12]}")
+            if len(base.encode()) + len("-65535") < 104:
+                kwargs.setdefault("transport", "ipc")
+                kwargs.setdefault("ip", base)
             super().__init__(**kwargs)
 
     return LocalSocketKernelManager

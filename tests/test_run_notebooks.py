@@ -141,4 +141,6 @@ def test_notebooks_run_on_local_sockets_without_the_kernels_network_warning(tmp_
     assert "steps: 100%" in bar[0]["data"]["text/plain"], bar  # the bar's last frame, not its first
     if os.name != "nt":
         assert "without encryption" not in capfd.readouterr().err
-        assert rn.kernel_manager_class()().transport == "ipc"
+        km = rn.kernel_manager_class()()
+        assert km.transport == "ipc" and len(km.ip) < 90  # a socket path fits macOS's 104 bytes
+        assert not list(Path(km.ip).parent.glob("course-kernel-*"))  # the run's sockets were removed
