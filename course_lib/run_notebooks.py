@@ -87,13 +87,23 @@ def run(preset: str = "auto", seed: int = 0, out: Path | None = None, only: list
             why = f"{err.ename}: {(str(err.evalue).splitlines() or [''])[0][:200]}"
             print(f"   {nb.name}: stopped at {why}", flush=True)
             failed.append(f"{nb.name} ({why})")
+        except Exception as err:  # the kernel itself died (out of memory, say) or a cell timed out
+            why = f"{type(err).__name__}: {(str(err).splitlines() or [''])[0][:200]}"
+            print(f"   {nb.name}: stopped, {why}", flush=True)
+            failed.append(f"{nb.name} ({why})")
         if (out / nb.name).exists():
-            _settle(out / nb.name)
+            try:
+                _settle(out / nb.name)
+            except Exception as err:  # a copy cut short cannot be read: it stays as papermill left it
+                print(f"   {nb.name}: progress bars left as they were ({type(err).__name__})", flush=True)
         times[nb.name] = round(time.time() - t0, 1)
         print(f"   {nb.name}: {times[nb.name]} s", flush=True)
         times_path.write_text(json.dumps(times, indent=1))
         if html and (out / nb.name).exists():  # a stopped notebook's page shows the cell where it stopped
-            _to_html(out / nb.name)
+            try:
+                _to_html(out / nb.name)
+            except Exception as err:  # a copy cut short (the kernel died mid-save) has no page
+                print(f"   {nb.name}: no HTML page ({type(err).__name__})", flush=True)
     if html:
         write_index(out, preset, seed)
     if failed:

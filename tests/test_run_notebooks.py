@@ -119,6 +119,22 @@ def test_a_stopped_notebook_does_not_stop_the_others(tmp_path, monkeypatch):
     times = rn.run("smoke", 0, tmp_path / "claims", notebooks_dir=nbdir, keep_going=True)  # make claims: exit 0
     assert ran == names and set(times) == set(names)
 
+    # a kernel that dies (a laptop out of memory) stops its notebook, not the run
+    from nbclient.exceptions import DeadKernelError
+
+    def dies(inp, outp, **kw):
+        ran.append(Path(inp).name)
+        if Path(inp).name == "00_a.ipynb":
+            Path(outp).write_text("{")  # cut short: not a notebook
+            raise DeadKernelError("Kernel died")
+        nbformat.write(nbformat.v4.new_notebook(), outp)
+
+    monkeypatch.setattr(papermill, "execute_notebook", dies)
+    ran.clear()
+    with pytest.raises(SystemExit, match=r"1 of 3 notebooks stopped .*00_a\.ipynb \(DeadKernelError: Kernel died\)$"):
+        rn.run("smoke", 0, tmp_path / "dead", notebooks_dir=nbdir, html=True)
+    assert ran == names and (tmp_path / "dead" / "01_b.html").exists() and (tmp_path / "dead" / "index.html").exists()
+
 
 def test_notebooks_run_on_local_sockets_without_the_kernels_network_warning(tmp_path, capfd):
     """A real kernel runs a notebook; ipykernel's TCP warning would print once per notebook."""
